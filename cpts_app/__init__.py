@@ -1,0 +1,1 @@
+"""CPTS coordination platform: shared agenda, orientation, messaging, offline field module."""

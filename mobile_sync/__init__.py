@@ -1,0 +1,1 @@
+"""Offline module for médicobus and permanence laptops (importable without Reflex)."""
