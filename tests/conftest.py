@@ -1,7 +1,7 @@
 """Shared fixtures: a migrated database per test, on SQLite or on the PostgreSQL of CPTS_TEST_DATABASE_URL.
 
 The database tests run twice in CI: once on a temporary SQLite file, once against a real
-PostgreSQL server started by ``scripts/test_postgres.sh`` (which sets CPTS_TEST_DATABASE_URL).
+PostgreSQL server started by ``scripts/with_postgres.sh`` (which sets CPTS_TEST_DATABASE_URL).
 """
 
 from __future__ import annotations

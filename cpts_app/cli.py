@@ -1,0 +1,187 @@
+"""The ``cpts`` command: migrate the database, load the demo territory, create accounts.
+
+Why a CLI besides the web app: the first administrator must exist before anyone can sign in, and
+deployments migrate and seed from scripts. It uses the settings' database (``CPTS_DATABASE_URL``
+or ``CPTS_DATA_DIR``), like the app.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from collections.abc import Sequence
+
+from sqlalchemy.engine import make_url
+
+from cpts_app import db
+from cpts_app.demo import DEMO_CREDENTIALS, DemoSummary, is_empty, load_demo
+from cpts_app.models import Profession, Professional, Role
+from cpts_app.services import audit
+from cpts_app.services.authentication import create_user
+from cpts_app.services.errors import ValidationFailed
+from cpts_app.services.labels import PROFESSION_LABELS, ROLE_LABELS
+from cpts_app.settings import get_settings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one sub-command; the return value is the process exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "handler"):
+        parser.print_help()
+        return 2
+    return int(args.handler(args))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cpts", description="Administration de la plateforme de coordination de la CPTS.", add_help=False
+    )
+    _add_help(parser)
+    commands = parser.add_subparsers(title="commandes", metavar="COMMANDE")
+
+    migrate = commands.add_parser(
+        "migrate", help="mettre le schéma de la base de données à jour", add_help=False
+    )
+    _add_help(migrate)
+    migrate.set_defaults(handler=_migrate)
+
+    demo = commands.add_parser(
+        "demo", help="charger le territoire de démonstration (CPTS Costières en Camargue)", add_help=False
+    )
+    _add_help(demo)
+    demo.add_argument(
+        "--if-empty",
+        action="store_true",
+        help="ne rien faire si la base contient déjà un territoire",
+    )
+    demo.set_defaults(handler=_demo)
+
+    user = commands.add_parser(
+        "create-user",
+        help="créer un compte (mot de passe lu sur l'entrée standard ou demandé)",
+        add_help=False,
+    )
+    _add_help(user)
+    user.add_argument("--email", required=True, help="adresse e-mail de connexion")
+    user.add_argument(
+        "--role",
+        required=True,
+        choices=[role.value for role in Role],
+        help="rôle : " + ", ".join(f"{role.value} ({ROLE_LABELS[role]})" for role in Role),
+    )
+    user.add_argument("--name", required=True, help="nom affiché, p. ex. « Claire Martin — coordinatrice »")
+    user.add_argument(
+        "--professional-id", type=int, default=None, help="identifiant du professionnel lié au compte"
+    )
+    user.set_defaults(handler=_create_user)
+    return parser
+
+
+def _add_help(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-h", "--help", action="help", help="afficher cette aide et quitter")
+
+
+def _database_label() -> str:
+    """The database URL without its password, for messages."""
+    return make_url(get_settings().effective_database_url).render_as_string(hide_password=True)
+
+
+def _migrate(_args: argparse.Namespace) -> int:
+    db.migrate()
+    print(f"Base de données à jour : {_database_label()}")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    db.migrate()
+    with db.session_scope() as session:
+        if args.if_empty and not is_empty(session):
+            print("La base contient déjà un territoire : la démonstration n'est pas chargée.")
+            return 0
+        summary = load_demo(session)
+        if summary.created:
+            audit.record(session, "demo.load", detail={"via": "cli"})
+    _print_summary(summary)
+    _print_credentials()
+    return 0
+
+
+def _print_summary(summary: DemoSummary) -> None:
+    if summary.created:
+        print(f"Territoire de démonstration chargé dans {_database_label()}")
+    else:
+        print(f"Le territoire de démonstration était déjà chargé dans {_database_label()}")
+    print(f"  Communes : {summary.communes}")
+    print(f"  Structures : {summary.structures}")
+    print(f"  Professionnels : {summary.total_professionals}")
+    for value, count in sorted(summary.professionals.items(), key=lambda item: -item[1]):
+        print(f"    {PROFESSION_LABELS[Profession(value)]} : {count}")
+    print(f"  Comptes utilisateurs : {summary.users}")
+
+
+def _print_credentials() -> None:
+    """The demo accounts, as a table (demo mode only: these passwords are public)."""
+    rows = [("Rôle", "E-mail", "Mot de passe", "Nom affiché")]
+    rows += [(ROLE_LABELS[c.role], c.email, c.password, c.display_name) for c in DEMO_CREDENTIALS]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    print()
+    print("Comptes de démonstration :")
+    for index, row in enumerate(rows):
+        print("  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+        if index == 0:
+            print("  " + "  ".join("-" * width for width in widths))
+
+
+def _read_password() -> str:
+    """From standard input when it is piped (scripts), otherwise typed twice without echo."""
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("Mot de passe : ")
+    second = getpass.getpass("Confirmez le mot de passe : ")
+    if first != second:
+        raise ValueError("Les deux mots de passe ne correspondent pas.")
+    return first
+
+
+def _create_user(args: argparse.Namespace) -> int:
+    try:
+        password = _read_password()
+    except ValueError as exc:
+        print(f"Erreur : {exc}", file=sys.stderr)
+        return 1
+    except (EOFError, KeyboardInterrupt):
+        print("Erreur : aucun mot de passe saisi.", file=sys.stderr)
+        return 1
+    db.migrate()
+    try:
+        with db.session_scope() as session:
+            if args.professional_id is not None and session.get(Professional, args.professional_id) is None:
+                raise ValidationFailed({"professional_id": "Aucun professionnel ne porte cet identifiant."})
+            user = create_user(
+                session,
+                email=args.email,
+                password=password,
+                role=Role(args.role),
+                display_name=args.name,
+                professional_id=args.professional_id,
+            )
+            audit.record(
+                session,
+                "users.create",
+                target_type="user",
+                target_id=user.id,
+                detail={"via": "cli", "role": user.role},
+            )
+            email, user_id = user.email, user.id
+    except ValidationFailed as exc:
+        for field, message in exc.errors.items():
+            print(f"Erreur ({field}) : {message}", file=sys.stderr)
+        return 1
+    print(f"Compte créé : {email} ({ROLE_LABELS[Role(args.role)]}, n° {user_id})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""The frame of every signed-in page: header, navigation, who is signed in, sign-out."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from cpts_app.components.native_form import native_form
+from cpts_app.state.session import SessionState
+
+APP_TITLE = "CPTS — Coordination des soins"
+
+
+def _nav_link(label: str, href: str, icon: str) -> rx.Component:
+    return rx.link(
+        rx.hstack(rx.icon(icon, size=16), rx.text(label), spacing="2", align="center"),
+        href=href,
+        color_scheme="gray",
+        high_contrast=True,
+        underline="none",
+    )
+
+
+def sign_out_button() -> rx.Component:
+    """A native form post: the server revokes the session and clears the HttpOnly cookie."""
+    return native_form(
+        rx.button(rx.icon("log-out", size=16), "Se déconnecter", type="submit", variant="soft", size="2"),
+        action="/auth/deconnexion",
+        method="post",
+    )
+
+
+def header() -> rx.Component:
+    return rx.box(
+        rx.hstack(
+            rx.hstack(
+                rx.icon("heart-pulse", size=24, color=rx.color("teal", 10)),
+                rx.heading(APP_TITLE, size="5"),
+                spacing="2",
+                align="center",
+            ),
+            rx.hstack(
+                _nav_link("Annuaire", "/annuaire", "book-user"),
+                rx.cond(
+                    SessionState.can_manage_directory,
+                    rx.fragment(
+                        _nav_link("Structures", "/admin/structures", "building-2"),
+                        _nav_link("Nouveau professionnel", "/admin/professionnels/nouveau", "user-plus"),
+                    ),
+                ),
+                spacing="5",
+                align="center",
+            ),
+            rx.spacer(),
+            rx.hstack(
+                rx.vstack(
+                    rx.text(SessionState.user_name, weight="bold", size="2", id="utilisateur-connecte"),
+                    rx.text(SessionState.role_label, size="1", color_scheme="gray"),
+                    spacing="0",
+                    align="end",
+                ),
+                sign_out_button(),
+                spacing="3",
+                align="center",
+            ),
+            align="center",
+            spacing="6",
+            wrap="wrap",
+        ),
+        padding_x="1.5em",
+        padding_y="0.75em",
+        border_bottom=f"1px solid {rx.color('gray', 5)}",
+        background_color=rx.color("gray", 1),
+        as_="header",
+    )
+
+
+def page_frame(*children: rx.Component, title: str) -> rx.Component:
+    """A signed-in page: the header, then the page's heading and content."""
+    return rx.box(
+        header(),
+        rx.box(
+            rx.heading(title, size="7", margin_bottom="0.75em", as_="h1"),
+            *children,
+            padding="1.5em",
+            max_width="1200px",
+            margin_x="auto",
+            as_="main",
+        ),
+        min_height="100vh",
+        background_color=rx.color("gray", 2),
+    )

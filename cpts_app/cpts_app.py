@@ -1,0 +1,79 @@
+"""Assembles the Reflex app: theme, pages, the session guard and the HTTP routes."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from cpts_app.api.app import build_api
+from cpts_app.pages.admin_professional import admin_professional_page
+from cpts_app.pages.admin_structures import structure_form_page, structures_list_page
+from cpts_app.pages.directory import directory_page, professional_page
+from cpts_app.pages.signin import signin_page
+from cpts_app.state.admin_professional import AdminProfessionalState
+from cpts_app.state.admin_structure import AdminStructureState
+from cpts_app.state.directory import DirectoryState
+from cpts_app.state.professional_card import ProfessionalCardState
+from cpts_app.state.session import SessionState
+from cpts_app.state.session_guard import SessionGuard
+from cpts_app.state.signin import SignInState
+
+
+def index() -> rx.Component:
+    """/ sends signed-in users to the directory (and others to sign-in, via the guard)."""
+    return rx.center(rx.spinner(), min_height="100vh")
+
+
+class HomeState(SessionState):
+    """The home page has nothing of its own: it only routes."""
+
+    @rx.event
+    async def go(self):
+        return rx.redirect("/annuaire")
+
+
+app = rx.App(
+    stylesheets=["/styles.css"],
+    api_transformer=build_api(),
+    head_components=[rx.el.meta(name="robots", content="noindex")],
+)
+app.add_middleware(SessionGuard())
+
+app.add_page(signin_page, route="/connexion", title="Connexion — CPTS", on_load=SignInState.load)
+app.add_page(index, route="/", title="CPTS", on_load=HomeState.go)
+app.add_page(directory_page, route="/annuaire", title="Annuaire — CPTS", on_load=DirectoryState.load)
+app.add_page(
+    professional_page,
+    route="/annuaire/professionnel",
+    title="Fiche professionnel — CPTS",
+    on_load=ProfessionalCardState.load,
+)
+app.add_page(
+    admin_professional_page,
+    route="/admin/professionnels/nouveau",
+    title="Nouveau professionnel — CPTS",
+    on_load=AdminProfessionalState.load,
+)
+app.add_page(
+    admin_professional_page,
+    route="/admin/professionnels/modifier",
+    title="Modifier un professionnel — CPTS",
+    on_load=AdminProfessionalState.load,
+)
+app.add_page(
+    structures_list_page,
+    route="/admin/structures",
+    title="Structures — CPTS",
+    on_load=AdminStructureState.load_list,
+)
+app.add_page(
+    structure_form_page,
+    route="/admin/structures/nouvelle",
+    title="Nouvelle structure — CPTS",
+    on_load=AdminStructureState.load_form,
+)
+app.add_page(
+    structure_form_page,
+    route="/admin/structures/modifier",
+    title="Modifier une structure — CPTS",
+    on_load=AdminStructureState.load_form,
+)

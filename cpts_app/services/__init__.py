@@ -1,0 +1,1 @@
+"""The domain: plain Python over a SQLModel ``Session``. Never imports Reflex."""

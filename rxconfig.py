@@ -1,0 +1,24 @@
+"""Reflex configuration. Telemetry off; the database URL comes from ``cpts_app.settings``."""
+
+import reflex as rx
+
+from cpts_app.settings import get_settings
+
+_settings = get_settings()
+
+config = rx.Config(
+    app_name="cpts_app",
+    telemetry_enabled=False,
+    db_url=_settings.effective_database_url,
+    # One worker keeps state in memory (never pickled to disk in clear); REFLEX_REDIS_URL switches
+    # to Redis for several workers (docs/operations.md).
+    state_manager_mode="memory",
+    cors_allowed_origins=[_settings.public_url],
+    show_built_with_reflex=False,
+    plugins=[
+        rx.plugins.RadixThemesPlugin(
+            theme=rx.theme(accent_color="teal", gray_color="slate", radius="medium", appearance="light")
+        )
+    ],
+    disable_plugins=[rx.plugins.SitemapPlugin],
+)

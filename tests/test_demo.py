@@ -1,0 +1,302 @@
+"""The demo territory: real communes, exact head counts, valid identifiers, idempotent and deterministic."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import phonenumbers
+import pytest
+from sqlmodel import Session, SQLModel, func, select
+from stdnum import luhn
+
+from cpts_app.db import make_engine, migrate
+from cpts_app.demo import DEMO_CREDENTIALS, PROFESSION_COUNTS, is_empty, load_demo
+from cpts_app.demo_territory import TERRITORY_NAME
+from cpts_app.models import (
+    Commune,
+    CommuneNeighbour,
+    Profession,
+    Professional,
+    ProfessionalCommune,
+    ProfessionalStructure,
+    Role,
+    Structure,
+    StructureKind,
+    Territory,
+    User,
+)
+from cpts_app.services.identifiers import search_key
+from cpts_app.services.passwords import verify_password
+
+EXPECTED_COMMUNES = {
+    ("30034", "30127", "Bellegarde"),
+    ("30032", "30300", "Beaucaire"),
+    ("30047", "30230", "Bouillargues"),
+    ("30060", "30132", "Caissargues"),
+    ("30089", "30300", "Comps"),
+    ("30117", "30300", "Fourques"),
+    ("30125", "30128", "Garons"),
+    ("30135", "30300", "Jonquières-Saint-Vincent"),
+    ("30155", "30129", "Manduel"),
+    ("30211", "30129", "Redessan"),
+    ("30356", "30230", "Rodilhan"),
+    ("30258", "30800", "Saint-Gilles"),
+    ("30336", "30300", "Vallabrègues"),
+}
+
+
+@pytest.fixture
+def demo(session: Session) -> Session:
+    """The test database with the demo loaded and committed."""
+    load_demo(session)
+    session.commit()
+    return session
+
+
+def _staff(session: Session, structure: Structure) -> list[Professional]:
+    return list(
+        session.exec(
+            select(Professional)
+            .join(ProfessionalStructure, ProfessionalStructure.professional_id == Professional.id)
+            .where(ProfessionalStructure.structure_id == structure.id)
+        )
+    )
+
+
+def _one_structure(session: Session, kind: StructureKind) -> Structure:
+    structures = session.exec(select(Structure).where(Structure.kind == kind)).all()
+    assert len(structures) == 1
+    return structures[0]
+
+
+def test_is_empty_before_and_not_after(session: Session) -> None:
+    assert is_empty(session)
+    load_demo(session)
+    session.commit()
+    assert not is_empty(session)
+
+
+def test_the_thirteen_communes_with_their_insee_codes(demo: Session) -> None:
+    territory = demo.exec(select(Territory).where(Territory.name == TERRITORY_NAME)).one()
+    communes = demo.exec(select(Commune)).all()
+    assert {(c.insee_code, c.postcode, c.name) for c in communes} == EXPECTED_COMMUNES
+    assert all(c.territory_id == territory.id for c in communes)
+    for commune in communes:
+        assert commune.latitude is not None and 43.6 < commune.latitude < 43.9
+        assert commune.longitude is not None and 4.3 < commune.longitude < 4.7
+
+
+def test_neighbourhood_is_symmetric_and_nobody_is_isolated(demo: Session) -> None:
+    pairs = {(n.commune_id, n.neighbour_id) for n in demo.exec(select(CommuneNeighbour))}
+    assert pairs
+    assert all((b, a) in pairs for a, b in pairs)
+    assert all(a != b for a, b in pairs)
+    ids = {c.id for c in demo.exec(select(Commune))}
+    assert {a for a, _ in pairs} == ids
+
+
+def test_exact_head_counts_per_profession(demo: Session) -> None:
+    counts = Counter(p.profession for p in demo.exec(select(Professional)))
+    for profession, expected in PROFESSION_COUNTS.items():
+        assert counts[profession] == expected, profession
+    assert counts[Profession.GENERAL_PRACTITIONER] == 44
+    assert counts[Profession.NURSE] == 52
+    assert counts[Profession.PHARMACIST] == 27
+    assert counts[Profession.PHYSIOTHERAPIST] == 16
+    assert counts[Profession.PODIATRIST] == 2
+    assert counts[Profession.SPECIALIST] == 7
+    assert counts[Profession.SPEECH_THERAPIST] == 4
+
+
+def test_specialists_have_a_specialty(demo: Session) -> None:
+    specialists = demo.exec(
+        select(Professional).where(Professional.profession == Profession.SPECIALIST)
+    ).all()
+    specialties = Counter(p.specialty for p in specialists)
+    assert None not in specialties
+    assert specialties["Diabétologie"] >= 1 and specialties["Néphrologie"] >= 1
+
+
+def test_two_laboratories_each_with_one_biologist(demo: Session) -> None:
+    labs = demo.exec(select(Structure).where(Structure.kind == StructureKind.LABORATORY)).all()
+    assert len(labs) == 2
+    for lab in labs:
+        assert [p.profession for p in _staff(demo, lab)] == [Profession.BIOLOGIST]
+
+
+def test_every_pharmacist_works_in_an_officine(demo: Session) -> None:
+    officines = demo.exec(select(Structure).where(Structure.kind == StructureKind.PHARMACY)).all()
+    pharmacists = [p for o in officines for p in _staff(demo, o)]
+    assert len(pharmacists) == 27
+    assert all(p.profession == Profession.PHARMACIST for p in pharmacists)
+    per_commune = Counter(o.commune_id for o in officines)
+    beaucaire = demo.exec(select(Commune).where(Commune.name == "Beaucaire")).one()
+    assert per_commune[beaucaire.id] == max(per_commune.values())
+
+
+def test_permanence_team(demo: Session) -> None:
+    permanence = _one_structure(demo, StructureKind.PERMANENCE)
+    assert permanence.name == "Permanence de Fourques"
+    assert sorted(p.profession for p in _staff(demo, permanence)) == sorted(
+        [
+            Profession.GENERAL_PRACTITIONER,
+            Profession.ADVANCED_PRACTICE_NURSE,
+            Profession.MEDICAL_ASSISTANT,
+            Profession.MEDICAL_SECRETARY,
+        ]
+    )
+
+
+def test_medicobus_and_pole(demo: Session) -> None:
+    medicobus = _one_structure(demo, StructureKind.MEDICOBUS)
+    team = _staff(demo, medicobus)
+    assert sorted(p.profession for p in team) == sorted(
+        [Profession.GENERAL_PRACTITIONER, Profession.MEDICAL_ASSISTANT]
+    )
+    served = demo.exec(
+        select(ProfessionalCommune.commune_id).where(ProfessionalCommune.professional_id == team[0].id)
+    ).all()
+    assert len(served) >= 4
+    pole = _one_structure(demo, StructureKind.POLE)
+    assert pole.finess is not None
+    assert len(demo.exec(select(Structure).where(Structure.kind == StructureKind.MSP)).all()) >= 3
+
+
+def test_rpps_numbers_are_valid_and_unique(demo: Session) -> None:
+    numbers = [p.rpps for p in demo.exec(select(Professional)) if p.rpps is not None]
+    assert len(numbers) >= sum(PROFESSION_COUNTS.values())
+    assert len(set(numbers)) == len(numbers)
+    for number in numbers:
+        assert len(number) == 11 and number.isdigit()
+        assert luhn.is_valid(number)
+
+
+def test_finess_numbers_are_valid(demo: Session) -> None:
+    structures = demo.exec(select(Structure)).all()
+    needs_finess = {StructureKind.PHARMACY, StructureKind.LABORATORY, StructureKind.MSP, StructureKind.POLE}
+    for structure in structures:
+        if structure.kind in needs_finess:
+            assert structure.finess is not None, structure.name
+        if structure.finess is not None:
+            assert len(structure.finess) == 9 and structure.finess.startswith("30")
+            assert luhn.is_valid(structure.finess)
+
+
+def test_phone_numbers_are_valid_e164(demo: Session) -> None:
+    phones = [p.phone for p in demo.exec(select(Professional))] + [
+        s.phone for s in demo.exec(select(Structure))
+    ]
+    for phone in phones:
+        assert phone is not None and phone.startswith("+33")
+        parsed = phonenumbers.parse(phone)
+        assert phonenumbers.is_valid_number(parsed), phone
+        assert phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164) == phone
+
+
+def test_search_names_and_emails(demo: Session) -> None:
+    professionals = demo.exec(select(Professional)).all()
+    for p in professionals:
+        assert p.search_name == search_key(f"{p.last_name} {p.first_name}")
+        assert p.email is not None and p.email.endswith("@demo-cpts.fr")
+    assert len({p.email for p in professionals}) == len(professionals)
+    assert any(p.last_name != search_key(p.last_name).title() for p in professionals)  # some accents
+
+
+def test_about_a_third_of_gps_accept_new_patients(demo: Session) -> None:
+    gps = demo.exec(
+        select(Professional).where(Professional.profession == Profession.GENERAL_PRACTITIONER)
+    ).all()
+    open_gps = [p for p in gps if p.accepts_new_patients]
+    assert 10 <= len(open_gps) <= 20
+    assert all(5 <= p.new_patient_capacity <= 60 for p in open_gps)
+    assert all(p.new_patient_capacity == 0 for p in gps if not p.accepts_new_patients)
+
+
+def test_everyone_works_somewhere_and_serves_their_commune(demo: Session) -> None:
+    professionals = demo.exec(select(Professional)).all()
+    links = demo.exec(select(ProfessionalStructure)).all()
+    assert {link.professional_id for link in links} == {p.id for p in professionals}
+    structure_commune = {s.id: s.commune_id for s in demo.exec(select(Structure))}
+    served = {(pc.professional_id, pc.commune_id) for pc in demo.exec(select(ProfessionalCommune))}
+    medicobus = _one_structure(demo, StructureKind.MEDICOBUS)
+    for link in links:
+        if link.structure_id != medicobus.id:
+            assert (link.professional_id, structure_commune[link.structure_id]) in served
+
+
+def test_demo_users_sign_in_with_the_published_passwords(demo: Session) -> None:
+    users = {u.email: u for u in demo.exec(select(User))}
+    assert {c.email for c in DEMO_CREDENTIALS} <= set(users)
+    assert {c.role for c in DEMO_CREDENTIALS} == set(Role)
+    for credential in DEMO_CREDENTIALS:
+        user = users[credential.email]
+        assert len(credential.password) >= 12
+        assert verify_password(credential.password, user.password_hash)
+        assert user.role == credential.role
+        assert user.display_name == credential.display_name
+        if credential.role is Role.PROFESSIONAL:
+            assert user.professional_id is not None
+            professional = demo.get(Professional, user.professional_id)
+            assert professional is not None
+            assert professional.last_name in credential.display_name
+
+
+def _row_counts(session: Session) -> dict[str, int]:
+    return {
+        table.name: session.exec(select(func.count()).select_from(table)).one()
+        for table in SQLModel.metadata.sorted_tables
+    }
+
+
+def test_loading_twice_changes_nothing(session: Session) -> None:
+    first = load_demo(session)
+    session.commit()
+    before = _row_counts(session)
+    second = load_demo(session)
+    session.commit()
+    assert first.created and not second.created
+    assert _row_counts(session) == before
+    assert (first.communes, first.structures, first.professionals, first.users) == (
+        second.communes,
+        second.structures,
+        second.professionals,
+        second.users,
+    )
+    assert first.communes == 13
+    assert first.professionals["medecin_generaliste"] == 44
+
+
+def _people(session: Session) -> list[tuple[str, str, str, str | None, str | None]]:
+    rows = session.exec(select(Professional).order_by(Professional.id)).all()
+    return [(p.first_name, p.last_name, p.profession, p.rpps, p.phone) for p in rows]
+
+
+def test_two_fresh_databases_hold_identical_rows(session: Session, tmp_path: Path) -> None:
+    load_demo(session)
+    session.commit()
+    other_url = f"sqlite:///{tmp_path / 'other.db'}"
+    migrate(other_url)
+    engine = make_engine(other_url)
+    try:
+        with Session(engine) as other:
+            load_demo(other)
+            other.commit()
+            assert _people(other) == _people(session)
+            structures = [(s.name, s.finess) for s in other.exec(select(Structure).order_by(Structure.id))]
+            assert structures == [
+                (s.name, s.finess) for s in session.exec(select(Structure).order_by(Structure.id))
+            ]
+    finally:
+        engine.dispose()
+
+
+def test_an_existing_admin_is_kept(session: Session) -> None:
+    """An administrator created before the demo keeps their password; the other accounts are added."""
+    session.add(User(email="admin@demo-cpts.fr", password_hash="x", role=Role.ADMIN, display_name="Moi"))
+    session.commit()
+    load_demo(session)
+    session.commit()
+    admin = session.exec(select(User).where(User.email == "admin@demo-cpts.fr")).one()
+    assert admin.display_name == "Moi"
+    assert len(session.exec(select(User)).all()) == len(DEMO_CREDENTIALS)
