@@ -32,6 +32,7 @@ class HomeState(SessionState):
 
 
 app = rx.App(
+    html_lang="fr",
     stylesheets=["/styles.css"],
     api_transformer=build_api(),
     head_components=[rx.el.meta(name="robots", content="noindex")],

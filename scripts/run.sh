@@ -4,6 +4,7 @@
 source "$(dirname "$0")/env.sh"
 export CPTS_DEMO="${CPTS_DEMO:-true}"
 PORT="${PORT:-3000}"
+export CPTS_PUBLIC_URL="${CPTS_PUBLIC_URL:-http://localhost:${PORT}}"
 cpts demo --if-empty
 echo "==> Application disponible sur http://localhost:${PORT}"
 exec reflex run --env prod --single-port --frontend-port "$PORT" --backend-port "$PORT"

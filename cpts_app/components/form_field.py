@@ -6,10 +6,13 @@ import reflex as rx
 from reflex.vars import Var
 
 
-def field_error(message: Var) -> rx.Component:
+def field_error(message: Var, name: str) -> rx.Component:
+    """The message for field ``name`` (``id="erreur-<name>"``, tied to the input by aria-describedby)."""
     return rx.cond(
         message != "",
-        rx.text(message, color_scheme="red", size="2", role="alert", class_name="field-error"),
+        rx.text(
+            message, color_scheme="red", size="2", role="alert", class_name="field-error", id=f"erreur-{name}"
+        ),
     )
 
 
@@ -35,8 +38,9 @@ def text_field(
             width="100%",
             color_scheme=rx.cond(error != "", "red", "gray"),
             aria_invalid=rx.cond(error != "", "true", "false"),
+            aria_describedby=f"erreur-{name}",
         ),
-        field_error(error),
+        field_error(error, name),
         spacing="1",
         width="100%",
         align="start",
@@ -66,8 +70,9 @@ def select_field(
             id=f"champ-{name}",
             default_value=default_value,
             class_name="native-select",
+            aria_describedby=f"erreur-{name}",
         ),
-        field_error(error),
+        field_error(error, name),
         spacing="1",
         width="100%",
         align="start",

@@ -34,7 +34,7 @@ def header() -> rx.Component:
         rx.hstack(
             rx.hstack(
                 rx.icon("heart-pulse", size=24, color=rx.color("teal", 10)),
-                rx.heading(APP_TITLE, size="5"),
+                rx.heading(APP_TITLE, size="5", as_="p"),
                 spacing="2",
                 align="center",
             ),
@@ -64,7 +64,6 @@ def header() -> rx.Component:
             ),
             align="center",
             spacing="6",
-            wrap="wrap",
         ),
         padding_x="1.5em",
         padding_y="0.75em",

@@ -41,7 +41,7 @@ def _structures() -> rx.Component:
             aria_label="Ajouter un lieu d'exercice",
             class_name="native-select",
         ),
-        field_error(S.errors["structure_ids"]),
+        field_error(S.errors["structure_ids"], "structure_ids"),
         spacing="2",
         width="100%",
         align="start",
@@ -66,9 +66,9 @@ def _communes() -> rx.Component:
                 ),
             ),
             wrap="wrap",
-            gap="3",
+            gap="2 5",
         ),
-        field_error(S.errors["commune_ids"]),
+        field_error(S.errors["commune_ids"], "commune_ids"),
         spacing="2",
         width="100%",
         align="start",
@@ -142,6 +142,7 @@ def _form() -> rx.Component:
         ),
         on_submit=S.save,
         reset_on_submit=False,
+        no_validate=True,
         key=S.form_key,
         id="formulaire-professionnel",
     )
@@ -152,7 +153,9 @@ def admin_professional_page() -> rx.Component:
         rx.cond(
             S.denied != "",
             rx.callout(S.denied, icon="shield-alert", color_scheme="red", role="alert", id="acces-refuse"),
-            rx.card(_form(), width="100%"),
+            rx.cond(
+                S.form_ready, rx.card(_form(), width="100%"), rx.center(rx.spinner(size="3"), padding="3em")
+            ),
         ),
         title=rx.cond(S.editing_id != "", "Modifier un professionnel", "Nouveau professionnel"),
     )

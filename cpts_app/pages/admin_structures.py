@@ -130,6 +130,7 @@ def structure_form_page() -> rx.Component:
         ),
         on_submit=S.save,
         reset_on_submit=False,
+        no_validate=True,
         key=S.form_key,
     )
     return page_frame(

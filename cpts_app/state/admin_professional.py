@@ -43,18 +43,22 @@ class AdminProfessionalState(SessionState):
     saved_message: str = ""
     denied: str = ""
     form_key: str = "initial"
+    form_ready: bool = False
 
     @rx.event
     async def load(self):
         """on_load of /admin/professionnels/nouveau and /admin/professionnels/modifier?id=…"""
         actor = await self._actor()
         if actor is None:
-            return sign_in_redirect(self.router.url.path)
+            yield sign_in_redirect(self.router.url.path)
+            return
         self._show_actor(actor)
+        self.form_ready = False
+        yield
         self.errors, self.form_error, self.saved_message = _blank_errors(), "", ""
         if not has_permission(actor, Permission.MANAGE_DIRECTORY):
             self.denied = "Accès refusé : seuls les administrateurs peuvent modifier l'annuaire."
-            return None
+            return
         self.denied = ""
         structures = await run_service(lambda s: directory.structure_options(s, actor))
         communes = await run_service(directory.commune_options)
@@ -67,15 +71,15 @@ class AdminProfessionalState(SessionState):
         if raw_id:
             if not raw_id.isdigit() or len(raw_id) > 12:
                 self.denied = "Ce professionnel n'existe pas."
-                return None
+                return
             try:
                 form = await run_service(lambda s: directory.professional_form(s, actor, int(raw_id)))
             except DomainError as error:
                 self.denied = error.message
-                return None
+                return
             self.editing_id = raw_id
         self._fill(form)
-        return None
+        self.form_ready = True
 
     def _fill(self, form: directory.ProfessionalForm) -> None:
         self.values = {name: str(getattr(form, name)) for name in [*TEXT_FIELDS, "new_patient_capacity"]}
