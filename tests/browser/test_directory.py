@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 
 from playwright.sync_api import Page, expect
-from stdnum import luhn
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, func, select
+from stdnum import luhn
 
 from cpts_app.models.audit import AuditEvent
 from cpts_app.models.directory import Professional, Structure
