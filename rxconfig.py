@@ -1,5 +1,7 @@
 """Reflex configuration. Telemetry off; the database URL comes from ``cpts_app.settings``."""
 
+import os
+
 import reflex as rx
 
 from cpts_app.settings import get_settings
@@ -12,7 +14,7 @@ config = rx.Config(
     db_url=_settings.effective_database_url,
     # One worker keeps state in memory (never pickled to disk in clear); REFLEX_REDIS_URL switches
     # to Redis for several workers (docs/operations.md).
-    state_manager_mode="memory",
+    state_manager_mode="redis" if os.environ.get("REFLEX_REDIS_URL") else "memory",
     cors_allowed_origins=[_settings.public_url],
     show_built_with_reflex=False,
     plugins=[

@@ -7,8 +7,8 @@ scripts/ensure_chromium.sh
 echo "==> ruff"
 ruff check .
 echo "==> Tests (SQLite)"
-pytest -q -m "not browser and not postgres" tests
+pytest -q -m "not browser" tests
 echo "==> Tests de base de données (PostgreSQL)"
-scripts/with_postgres.sh pytest -q -m "not browser" tests/services tests/models tests/test_demo.py tests/test_cli.py
+scripts/with_postgres.sh pytest -q -m "not browser" tests
 echo "==> Tests dans le navigateur (Chromium)"
 pytest -q -m browser tests/browser

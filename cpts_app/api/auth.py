@@ -9,12 +9,13 @@ from __future__ import annotations
 import asyncio
 from urllib.parse import quote, urlsplit
 
+from sqlmodel import Session
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from cpts_app.api.session_cookie import clear_session_cookie, set_session_cookie
-from cpts_app.db import session_scope
+from cpts_app.db import run_in_transaction
 from cpts_app.services import authentication
 from cpts_app.services.session_token import token_from_cookie_header
 from cpts_app.settings import get_settings
@@ -69,13 +70,12 @@ async def sign_in(request: Request) -> Response:
     ip = _client_ip(request)
     user_agent = request.headers.get("user-agent", "")[:300]
 
-    def run() -> authentication.SignInOutcome:
-        with session_scope() as session:
-            return authentication.sign_in(
-                session, email=email, password=password, ip=ip, user_agent=user_agent, settings=settings
-            )
+    def run(session: Session) -> authentication.SignInOutcome:
+        return authentication.sign_in(
+            session, email=email, password=password, ip=ip, user_agent=user_agent, settings=settings
+        )
 
-    outcome = await asyncio.to_thread(run)
+    outcome = await asyncio.to_thread(lambda: run_in_transaction(run, write=True))
     if outcome.delay_seconds > 0:
         await asyncio.sleep(outcome.delay_seconds)
     if outcome.token is None:
@@ -94,11 +94,10 @@ async def sign_out(request: Request) -> Response:
     token = token_from_cookie_header(request.headers.get("cookie"))
     ip = _client_ip(request)
 
-    def run() -> None:
-        with session_scope() as session:
-            authentication.sign_out(session, token, ip=ip)
+    def run(session: Session) -> None:
+        authentication.sign_out(session, token, ip=ip)
 
-    await asyncio.to_thread(run)
+    await asyncio.to_thread(lambda: run_in_transaction(run, write=True))
     response = RedirectResponse(f"{SIGN_IN_PAGE}?info=deconnexion", status_code=303)
     clear_session_cookie(response, get_settings())
     return response

@@ -124,7 +124,9 @@ class AdminProfessionalState(SessionState):
         # Keep what the user typed, whatever the outcome.
         self.values, self.accepts_new_patients, self.selected_communes = values, accepts, communes
         try:
-            new_id = await run_service(lambda s: directory.save_professional(s, actor, form, editing))
+            new_id = await run_service(
+                lambda s: directory.save_professional(s, actor, form, editing), write=True
+            )
         except ValidationFailed as failure:
             self.errors = _blank_errors() | failure.errors
             self.form_error = failure.message

@@ -135,7 +135,7 @@ class AdminStructureState(SessionState):
         editing = int(self.editing_id) if self.editing_id else None
         self.values = values
         try:
-            await run_service(lambda s: directory.save_structure(s, actor, form, editing))
+            await run_service(lambda s: directory.save_structure(s, actor, form, editing), write=True)
         except ValidationFailed as failure:
             self.errors = _blank_errors() | failure.errors
             self.form_error = failure.message

@@ -12,16 +12,14 @@ from typing import TypeVar
 
 from sqlmodel import Session
 
-from cpts_app.db import session_scope
+from cpts_app.db import run_in_transaction
 
 T = TypeVar("T")
 
 
-def _run(work: Callable[[Session], T]) -> T:
-    with session_scope() as session:
-        return work(session)
+async def run_service(work: Callable[[Session], T], *, write: bool = False) -> T:
+    """Run ``work(session)`` in a worker thread, as one transaction, and return its result.
 
-
-async def run_service(work: Callable[[Session], T]) -> T:
-    """Run ``work(session)`` in a worker thread and return its result."""
-    return await asyncio.to_thread(_run, work)
+    ``write=True`` for actions that save something (see ``db.session_scope``).
+    """
+    return await asyncio.to_thread(lambda: run_in_transaction(work, write=write))
