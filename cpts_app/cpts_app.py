@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import reflex as rx
 
 from cpts_app.api.app import build_api
+from cpts_app.db import migrate
 from cpts_app.pages.admin_professional import admin_professional_page
 from cpts_app.pages.admin_structures import structure_form_page, structures_list_page
 from cpts_app.pages.directory import directory_page, professional_page
@@ -38,6 +41,13 @@ app = rx.App(
     head_components=[rx.el.meta(name="robots", content="noindex")],
 )
 app.add_middleware(SessionGuard())
+
+
+@app.register_lifespan_task
+async def apply_migrations() -> None:
+    """Bring the schema up to date when the backend starts (before the first request is served)."""
+    await asyncio.to_thread(migrate)
+
 
 app.add_page(signin_page, route="/connexion", title="Connexion — CPTS", on_load=SignInState.load)
 app.add_page(index, route="/", title="CPTS", on_load=HomeState.go)

@@ -1,6 +1,22 @@
 """SQLModel tables, one module per domain. Importing this package registers every table."""
 
 from cpts_app.models.access import LoginThrottle, Role, User, UserSession
+from cpts_app.models.agenda import (
+    Appointment,
+    AppointmentStatus,
+    Audience,
+    AvailabilityException,
+    AvailabilityRule,
+    CalendarFeedToken,
+    Schedule,
+    Slot,
+    SlotKind,
+    SlotStatus,
+    Tour,
+    TourStop,
+    WaitingListEntry,
+    WaitingStatus,
+)
 from cpts_app.models.audit import AuditEvent
 from cpts_app.models.directory import (
     Commune,
@@ -13,20 +29,38 @@ from cpts_app.models.directory import (
     StructureKind,
     Territory,
 )
+from cpts_app.models.patient import IdentityStatus, Patient, Sex
 
 __all__ = [
+    "Appointment",
+    "AppointmentStatus",
+    "Audience",
     "AuditEvent",
+    "AvailabilityException",
+    "AvailabilityRule",
+    "CalendarFeedToken",
     "Commune",
     "CommuneNeighbour",
+    "IdentityStatus",
     "LoginThrottle",
+    "Patient",
     "Profession",
     "Professional",
     "ProfessionalCommune",
     "ProfessionalStructure",
     "Role",
+    "Schedule",
+    "Sex",
+    "Slot",
+    "SlotKind",
+    "SlotStatus",
     "Structure",
     "StructureKind",
     "Territory",
+    "Tour",
+    "TourStop",
     "User",
     "UserSession",
+    "WaitingListEntry",
+    "WaitingStatus",
 ]
