@@ -14,20 +14,48 @@ from cpts_app.services.errors import PermissionDenied
 
 
 class Permission(StrEnum):
-    """Actions guarded by a role."""
+    """Actions guarded by a role (finer rules, such as "own agenda", live in the service)."""
 
     READ_DIRECTORY = "directory.read"
     MANAGE_DIRECTORY = "directory.manage"
     MANAGE_USERS = "users.manage"
     READ_AUDIT = "audit.read"
+    VIEW_AGENDA = "agenda.view"
+    BOOK_APPOINTMENT = "agenda.book"
+    BOOK_EXTRA = "agenda.book_extra"
+    """Surnuméraire: outside the published slots."""
+    MANAGE_OWN_AVAILABILITY = "agenda.availability.own"
+    MANAGE_ANY_AVAILABILITY = "agenda.availability.any"
+    VIEW_CAPACITY_BOARD = "agenda.capacity"
+    READ_PATIENT = "patient.read"
+    CREATE_PATIENT = "patient.create"
+    SEE_ALL_PATIENT_NAMES = "patient.names.all"
+    """See who is booked on any slot (coordination); others see names on their own slots only."""
 
+
+_CARE = frozenset(
+    {
+        Permission.READ_DIRECTORY,
+        Permission.VIEW_AGENDA,
+        Permission.BOOK_APPOINTMENT,
+        Permission.READ_PATIENT,
+        Permission.CREATE_PATIENT,
+    }
+)
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
-    Role.COORDINATOR: frozenset({Permission.READ_DIRECTORY}),
-    Role.PROFESSIONAL: frozenset({Permission.READ_DIRECTORY}),
-    Role.SECRETARIAT: frozenset({Permission.READ_DIRECTORY}),
-    Role.MEDICOBUS_TEAM: frozenset({Permission.READ_DIRECTORY}),
+    Role.COORDINATOR: _CARE
+    | {
+        Permission.BOOK_EXTRA,
+        Permission.MANAGE_ANY_AVAILABILITY,
+        Permission.VIEW_CAPACITY_BOARD,
+        Permission.SEE_ALL_PATIENT_NAMES,
+    },
+    Role.PROFESSIONAL: _CARE | {Permission.MANAGE_OWN_AVAILABILITY},
+    Role.SECRETARIAT: _CARE
+    | {Permission.MANAGE_ANY_AVAILABILITY, Permission.VIEW_CAPACITY_BOARD, Permission.SEE_ALL_PATIENT_NAMES},
+    Role.MEDICOBUS_TEAM: _CARE | {Permission.MANAGE_OWN_AVAILABILITY},
 }
 
 
