@@ -119,6 +119,10 @@ def _print_summary(summary: DemoSummary) -> None:
     for value, count in sorted(summary.professionals.items(), key=lambda item: -item[1]):
         print(f"    {PROFESSION_LABELS[Profession(value)]} : {count}")
     print(f"  Comptes utilisateurs : {summary.users}")
+    print(f"  Agendas : {summary.schedules}")
+    print(f"  Créneaux : {summary.slots}")
+    print(f"  Rendez-vous : {summary.appointments}")
+    print(f"  Patients : {summary.patients}")
 
 
 def _print_credentials() -> None:

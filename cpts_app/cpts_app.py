@@ -10,11 +10,21 @@ from cpts_app.api.app import build_api
 from cpts_app.db import migrate
 from cpts_app.pages.admin_professional import admin_professional_page
 from cpts_app.pages.admin_structures import structure_form_page, structures_list_page
+from cpts_app.pages.agenda import professional_agenda_page, structure_agenda_page
+from cpts_app.pages.audit_journal import audit_journal_page
+from cpts_app.pages.availability import availability_page
+from cpts_app.pages.capacity_board import capacity_board_page
 from cpts_app.pages.directory import directory_page, professional_page
+from cpts_app.pages.find_slot import find_slot_page
 from cpts_app.pages.signin import signin_page
 from cpts_app.state.admin_professional import AdminProfessionalState
 from cpts_app.state.admin_structure import AdminStructureState
+from cpts_app.state.agenda_view import AgendaViewState
+from cpts_app.state.audit_journal import AuditJournalState
+from cpts_app.state.availability import AvailabilityState
+from cpts_app.state.capacity_board import CapacityBoardState
 from cpts_app.state.directory import DirectoryState
+from cpts_app.state.find_slot import FindSlotState
 from cpts_app.state.professional_card import ProfessionalCardState
 from cpts_app.state.session import SessionState
 from cpts_app.state.session_guard import SessionGuard
@@ -87,4 +97,34 @@ app.add_page(
     route="/admin/structures/modifier",
     title="Modifier une structure — CPTS",
     on_load=AdminStructureState.load_form,
+)
+app.add_page(
+    find_slot_page, route="/agenda/trouver", title="Trouver un créneau — CPTS", on_load=FindSlotState.load
+)
+app.add_page(
+    professional_agenda_page,
+    route="/agenda/professionnel",
+    title="Agenda — CPTS",
+    on_load=AgendaViewState.load_professional,
+)
+app.add_page(
+    structure_agenda_page,
+    route="/agenda/structure",
+    title="Agenda de la structure — CPTS",
+    on_load=AgendaViewState.load_structure,
+)
+app.add_page(
+    capacity_board_page,
+    route="/agenda/capacite",
+    title="Capacité SNP — CPTS",
+    on_load=CapacityBoardState.load,
+)
+app.add_page(
+    availability_page,
+    route="/agenda/disponibilites",
+    title="Disponibilités — CPTS",
+    on_load=AvailabilityState.load,
+)
+app.add_page(
+    audit_journal_page, route="/admin/journal", title="Journal d'audit — CPTS", on_load=AuditJournalState.load
 )

@@ -16,12 +16,14 @@ import random
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import phonenumbers
 from sqlalchemy import distinct, func
 from sqlmodel import Session, select
 from stdnum import luhn
 
+from cpts_app.demo_agenda import AgendaSummary, agenda_summary, load_demo_agenda
 from cpts_app.demo_territory import (
     COMMUNES,
     FIRST_NAMES,
@@ -47,6 +49,8 @@ from cpts_app.models import (
     Territory,
     User,
 )
+from cpts_app.models.types import utcnow
+from cpts_app.services.agenda.recurrence import PARIS
 from cpts_app.services.identifiers import search_key
 from cpts_app.services.passwords import hash_password
 
@@ -128,6 +132,10 @@ class DemoSummary:
     professionals: dict[str, int]
     """Head count per ``Profession`` value."""
     users: int
+    schedules: int = 0
+    slots: int = 0
+    appointments: int = 0
+    patients: int = 0
 
     @property
     def total_professionals(self) -> int:
@@ -144,14 +152,19 @@ def _slug(text: str) -> str:
     return "-".join(search_key(text).split())
 
 
-def load_demo(session: Session) -> DemoSummary:
-    """Fill an empty database with the demo territory; do nothing if it is already there.
+def load_demo(session: Session, *, now: datetime | None = None, agenda: bool = True) -> DemoSummary:
+    """Fill an empty database with the demo territory and its agenda; do nothing if already there.
 
+    ``now`` (default: the current time) anchors the eight-week agenda on the current Paris week;
+    ``agenda=False`` loads the directory only (tests of the directory, which need no slots).
     Flushes but does not commit: the caller owns the transaction (``session_scope`` in the CLI).
     """
+    moment = now or utcnow()
     territory = session.exec(select(Territory).where(Territory.name == TERRITORY_NAME)).first()
     if territory is not None:
-        return _summary(session, territory, created=False)
+        # A territory loaded before the agenda existed gets its agenda now (idempotent).
+        summary = _agenda(session, moment, load=agenda)
+        return _summary(session, territory, summary, created=False)
 
     rng = random.Random(SEED)
     ids = _Identifiers(rng)
@@ -165,7 +178,14 @@ def load_demo(session: Session) -> DemoSummary:
     professionals = _load_professionals(session, rng, ids, places, structures, communes)
     _load_users(session, professionals)
     session.flush()
-    return _summary(session, territory, created=True)
+    summary = _agenda(session, moment, load=agenda)
+    return _summary(session, territory, summary, created=True)
+
+
+def _agenda(session: Session, now: datetime, *, load: bool) -> AgendaSummary:
+    if not load:
+        return agenda_summary(session, created=False)
+    return load_demo_agenda(session, today=now.astimezone(PARIS).date(), now=now)
 
 
 # --- communes ------------------------------------------------------------------------------------
@@ -573,7 +593,7 @@ def _load_users(session: Session, professionals: dict[tuple[str, str], Professio
     session.add_all(users)
 
 
-def _summary(session: Session, territory: Territory, *, created: bool) -> DemoSummary:
+def _summary(session: Session, territory: Territory, agenda: AgendaSummary, *, created: bool) -> DemoSummary:
     in_territory = select(Commune.id).where(Commune.territory_id == territory.id)
     structure_ids = select(Structure.id).where(Structure.commune_id.in_(in_territory))
     by_profession = session.exec(
@@ -588,4 +608,8 @@ def _summary(session: Session, territory: Territory, *, created: bool) -> DemoSu
         structures=session.exec(select(func.count()).select_from(structure_ids.subquery())).one(),
         professionals={str(Profession(p)): n for p, n in sorted(by_profession)},
         users=session.exec(select(func.count(User.id))).one(),
+        schedules=agenda.schedules,
+        slots=agenda.slots,
+        appointments=agenda.appointments,
+        patients=agenda.patients,
     )

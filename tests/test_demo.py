@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import phonenumbers
@@ -12,22 +13,37 @@ from stdnum import luhn
 
 from cpts_app.db import make_engine, migrate
 from cpts_app.demo import DEMO_CREDENTIALS, PROFESSION_COUNTS, is_empty, load_demo
-from cpts_app.demo_territory import TERRITORY_NAME
+from cpts_app.demo_territory import MEDICOBUS_COMMUNES, TERRITORY_NAME
 from cpts_app.models import (
+    Appointment,
+    AppointmentStatus,
     Commune,
     CommuneNeighbour,
+    Patient,
     Profession,
     Professional,
     ProfessionalCommune,
     ProfessionalStructure,
     Role,
+    Schedule,
+    Slot,
+    SlotKind,
+    SlotStatus,
     Structure,
     StructureKind,
     Territory,
+    TourStop,
     User,
 )
+from cpts_app.services.agenda.recurrence import PARIS, to_paris
 from cpts_app.services.identifiers import search_key
 from cpts_app.services.passwords import verify_password
+
+AGENDA_NOW = datetime(2026, 3, 18, 8, 0, tzinfo=UTC)
+"""Wednesday 18 March 2026, 09:00 Paris: the eight weeks cross the March clock change, Easter
+Monday (6 April), 1 and 8 May and Ascension (14 May)."""
+AGENDA_MONDAY = date(2026, 3, 16)
+AGENDA_END = datetime(2026, 5, 11, 0, 0, tzinfo=PARIS)  # the Monday after the eight weeks
 
 EXPECTED_COMMUNES = {
     ("30034", "30127", "Bellegarde"),
@@ -48,8 +64,8 @@ EXPECTED_COMMUNES = {
 
 @pytest.fixture
 def demo(session: Session) -> Session:
-    """The test database with the demo loaded and committed."""
-    load_demo(session)
+    """The test database with the demo directory loaded and committed (the agenda has its own tests)."""
+    load_demo(session, agenda=False)
     session.commit()
     return session
 
@@ -72,7 +88,7 @@ def _one_structure(session: Session, kind: StructureKind) -> Structure:
 
 def test_is_empty_before_and_not_after(session: Session) -> None:
     assert is_empty(session)
-    load_demo(session)
+    load_demo(session, agenda=False)
     session.commit()
     assert not is_empty(session)
 
@@ -250,10 +266,10 @@ def _row_counts(session: Session) -> dict[str, int]:
 
 
 def test_loading_twice_changes_nothing(session: Session) -> None:
-    first = load_demo(session)
+    first = load_demo(session, now=AGENDA_NOW)
     session.commit()
     before = _row_counts(session)
-    second = load_demo(session)
+    second = load_demo(session, now=AGENDA_NOW + timedelta(days=1))
     session.commit()
     assert first.created and not second.created
     assert _row_counts(session) == before
@@ -265,6 +281,21 @@ def test_loading_twice_changes_nothing(session: Session) -> None:
     )
     assert first.communes == 13
     assert first.professionals["medecin_generaliste"] == 44
+    assert (first.schedules, first.slots, first.appointments, first.patients) == (
+        second.schedules,
+        second.slots,
+        second.appointments,
+        second.patients,
+    )
+    assert first.slots > 50_000 and first.appointments > 1_000
+
+
+def test_an_agenda_is_added_to_a_territory_loaded_without_one(session: Session) -> None:
+    load_demo(session, agenda=False)
+    session.commit()
+    assert session.exec(select(func.count()).select_from(Slot)).one() == 0
+    summary = load_demo(session, now=AGENDA_NOW)
+    assert not summary.created and summary.slots > 50_000 and summary.schedules > 100
 
 
 def _people(session: Session) -> list[tuple[str, str, str, str | None, str | None]]:
@@ -273,20 +304,21 @@ def _people(session: Session) -> list[tuple[str, str, str, str | None, str | Non
 
 
 def test_two_fresh_databases_hold_identical_rows(session: Session, tmp_path: Path) -> None:
-    load_demo(session)
+    load_demo(session, now=AGENDA_NOW)
     session.commit()
     other_url = f"sqlite:///{tmp_path / 'other.db'}"
     migrate(other_url)
     engine = make_engine(other_url)
     try:
         with Session(engine) as other:
-            load_demo(other)
+            load_demo(other, now=AGENDA_NOW)
             other.commit()
             assert _people(other) == _people(session)
             structures = [(s.name, s.finess) for s in other.exec(select(Structure).order_by(Structure.id))]
             assert structures == [
                 (s.name, s.finess) for s in session.exec(select(Structure).order_by(Structure.id))
             ]
+            assert _agenda_rows(other) == _agenda_rows(session)
     finally:
         engine.dispose()
 
@@ -295,8 +327,124 @@ def test_an_existing_admin_is_kept(session: Session) -> None:
     """An administrator created before the demo keeps their password; the other accounts are added."""
     session.add(User(email="admin@demo-cpts.fr", password_hash="x", role=Role.ADMIN, display_name="Moi"))
     session.commit()
-    load_demo(session)
+    load_demo(session, agenda=False)
     session.commit()
     admin = session.exec(select(User).where(User.email == "admin@demo-cpts.fr")).one()
     assert admin.display_name == "Moi"
     assert len(session.exec(select(User)).all()) == len(DEMO_CREDENTIALS)
+
+
+def _agenda_rows(session: Session) -> list[tuple[object, ...]]:
+    slots = session.exec(select(Slot).order_by(Slot.id)).all()
+    appointments = session.exec(select(Appointment).order_by(Appointment.id)).all()
+    patients = session.exec(select(Patient).order_by(Patient.id)).all()
+    return (
+        [(s.professional_id, s.start, s.end, s.kind, s.audience, s.status, s.commune_id) for s in slots]
+        + [(a.slot_id, a.patient_id, a.reason, a.on_behalf_of) for a in appointments]
+        + [(p.birth_name, p.first_names, p.birth_date, p.phone, p.commune_id) for p in patients]
+    )
+
+
+@pytest.fixture
+def agenda(session: Session) -> Session:
+    """The demo with its agenda, as loaded on Wednesday 18 March 2026 at 09:00 Paris."""
+    load_demo(session, now=AGENDA_NOW)
+    session.commit()
+    return session
+
+
+def _slots_of_kind(session: Session, kind: SlotKind) -> list[Slot]:
+    return list(session.exec(select(Slot).where(Slot.kind == kind)))
+
+
+def test_agenda_covers_eight_weeks_from_now_and_never_the_past(agenda: Session) -> None:
+    slots = agenda.exec(select(Slot)).all()
+    assert len(slots) > 50_000
+    assert all(AGENDA_NOW < s.start < AGENDA_END for s in slots)
+    weeks = {(to_paris(s.start).date() - AGENDA_MONDAY).days // 7 for s in slots}
+    assert weeks == set(range(8))
+    days = {to_paris(s.start).date() for s in slots}
+    assert date(2026, 4, 6) not in days and date(2026, 5, 1) not in days  # jours fériés
+    # Morning consultations start at 08:30 Paris on both sides of the clock change.
+    lefevre = agenda.exec(select(Professional).where(Professional.last_name == "Lefèvre")).first()
+    assert lefevre is not None
+    own = [s for s in slots if s.professional_id == lefevre.id and s.kind == SlotKind.CONSULTATION]
+    firsts = {
+        to_paris(min(x.start for x in own if to_paris(x.start).date() == d)).strftime("%H:%M")
+        for d in {date(2026, 3, 23), date(2026, 3, 30)}
+    }
+    assert firsts == {"08:30"}
+
+
+def test_every_gp_has_an_agenda_with_snp_slots(agenda: Session) -> None:
+    gps = agenda.exec(
+        select(Professional).where(Professional.profession == Profession.GENERAL_PRACTITIONER)
+    ).all()
+    with_schedule = set(agenda.exec(select(Schedule.professional_id)).all())
+    assert {gp.id for gp in gps} <= with_schedule
+    snp = _slots_of_kind(agenda, SlotKind.UNSCHEDULED)
+    assert len(snp) > 2_000
+    assert all("SNP" in s.audience.split(",") for s in snp)
+    assert len({s.commune_id for s in snp}) >= 6
+    assert any(to_paris(s.start).strftime("%H:%M") == "12:00" for s in snp)
+    assert _slots_of_kind(agenda, SlotKind.TELECONSULTATION)
+    visits = _slots_of_kind(agenda, SlotKind.HOME_VISIT)
+    assert visits and {s.profession for s in visits} == {Profession.NURSE.value}
+
+
+def test_medicobus_tours_the_small_communes(agenda: Session) -> None:
+    bus = _one_structure(agenda, StructureKind.MEDICOBUS)
+    slots = _slots_of_kind(agenda, SlotKind.MEDICOBUS)
+    assert slots and all(s.structure_id == bus.id and s.tour_stop_id is not None for s in slots)
+    small = set(agenda.exec(select(Commune.id).where(Commune.insee_code.in_(MEDICOBUS_COMMUNES))).all())
+    assert {s.commune_id for s in slots} == small
+    stops = agenda.exec(select(TourStop)).all()
+    assert all(stop.day.weekday() < 5 for stop in stops)
+    assert {(stop.start_time, stop.end_time) for stop in stops} == {("09:00", "12:00"), ("13:30", "16:30")}
+    per_day = Counter(stop.day for stop in stops)
+    assert set(per_day.values()) == {2}
+
+
+def test_permanence_de_fourques_two_days_a_week(agenda: Session) -> None:
+    permanence = _one_structure(agenda, StructureKind.PERMANENCE)
+    slots = _slots_of_kind(agenda, SlotKind.PERMANENCE)
+    assert slots and all(s.structure_id == permanence.id for s in slots)
+    assert {s.profession for s in slots} == {
+        Profession.GENERAL_PRACTITIONER.value,
+        Profession.ADVANCED_PRACTICE_NURSE.value,
+    }
+    assert {to_paris(s.start).weekday() for s in slots} == {1, 3}
+    fourques = agenda.exec(select(Commune).where(Commune.name == "Fourques")).one()
+    assert {s.commune_id for s in slots} == {fourques.id}
+
+
+def test_some_slots_of_the_first_two_weeks_are_booked(agenda: Session) -> None:
+    two_weeks = datetime(2026, 3, 30, 0, 0, tzinfo=PARIS)
+    early = agenda.exec(select(Slot).where(Slot.start < two_weeks)).all()
+    booked = [s for s in early if s.status == SlotStatus.BUSY]
+    assert 0.10 < len(booked) / len(early) < 0.20
+    assert not agenda.exec(select(Slot).where(Slot.start >= two_weeks, Slot.status != SlotStatus.FREE)).all()
+    appointments = agenda.exec(select(Appointment)).all()
+    assert {a.active_slot_id for a in appointments} == {s.id for s in booked}
+    assert all(a.status == AppointmentStatus.BOOKED and a.slot_id == a.active_slot_id for a in appointments)
+    coordinator = agenda.exec(select(User).where(User.email == "coordination@demo-cpts.fr")).one()
+    assert {a.booked_by_user_id for a in appointments} == {coordinator.id}
+    by_slot = {s.id: s for s in booked}
+    assert all(
+        (a.start, a.end, a.professional_id)
+        == (by_slot[a.slot_id].start, by_slot[a.slot_id].end, by_slot[a.slot_id].professional_id)
+        for a in appointments
+    )
+
+
+def test_demo_patients(agenda: Session) -> None:
+    patients = agenda.exec(select(Patient)).all()
+    assert 20 <= len(patients) <= 40
+    for p in patients:
+        assert p.search_name == search_key(f"{p.birth_name} {p.first_names}")
+        assert p.phone is not None and phonenumbers.is_valid_number(phonenumbers.parse(p.phone))
+        assert p.commune_id is not None
+        assert date(1920, 1, 1) < p.birth_date < date(2026, 1, 1)
+        assert not (p.without_attending_doctor and p.attending_doctor_id is not None)
+    assert any(p.ald for p in patients) and any(p.css for p in patients)
+    assert any(p.without_attending_doctor for p in patients)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from starlette.applications import Starlette
 
-from cpts_app.api import auth, health
+from cpts_app.api import auth, fhir, health, ical
 
 
 def build_api() -> Starlette:
     """All machine and cookie routes; Reflex mounts its own app under this one."""
-    return Starlette(routes=[*auth.routes, *health.routes])
+    return Starlette(routes=[*auth.routes, *health.routes, *fhir.routes, *ical.routes])

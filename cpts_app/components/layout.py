@@ -40,15 +40,26 @@ def header() -> rx.Component:
             ),
             rx.hstack(
                 _nav_link("Annuaire", "/annuaire", "book-user"),
+                _nav_link("Trouver un créneau", "/agenda/trouver", "calendar-search"),
+                _nav_link("Agenda", "/agenda/professionnel", "calendar-days"),
+                rx.cond(
+                    SessionState.can_view_capacity, _nav_link("Capacité SNP", "/agenda/capacite", "gauge")
+                ),
+                rx.cond(
+                    SessionState.can_manage_availability,
+                    _nav_link("Disponibilités", "/agenda/disponibilites", "calendar-cog"),
+                ),
                 rx.cond(
                     SessionState.can_manage_directory,
                     rx.fragment(
                         _nav_link("Structures", "/admin/structures", "building-2"),
-                        _nav_link("Nouveau professionnel", "/admin/professionnels/nouveau", "user-plus"),
+                        _nav_link("Nouveau pro.", "/admin/professionnels/nouveau", "user-plus"),
+                        _nav_link("Journal", "/admin/journal", "scroll-text"),
                     ),
                 ),
-                spacing="5",
+                spacing="4",
                 align="center",
+                wrap="wrap",
             ),
             rx.spacer(),
             rx.hstack(

@@ -143,6 +143,22 @@ def professional_page() -> rx.Component:
                         rx.foreach(ProfessionalCardState.structures, _structure_block),
                         rx.heading("Communes desservies", size="4", margin_top="0.5em"),
                         rx.text(ProfessionalCardState.communes.join(", "), id="fiche-communes"),
+                        rx.hstack(
+                            rx.link(
+                                rx.button(rx.icon("calendar-days", size=16), "Voir l'agenda", variant="soft"),
+                                href="/agenda/professionnel?id=" + card["id"].to(str),
+                            ),
+                            rx.cond(
+                                ProfessionalCardState.can_manage_availability,
+                                rx.link(
+                                    rx.button(
+                                        rx.icon("calendar-cog", size=16), "Disponibilités", variant="soft"
+                                    ),
+                                    href="/agenda/disponibilites?pro=" + card["id"].to(str),
+                                ),
+                            ),
+                            spacing="2",
+                        ),
                         rx.cond(
                             ProfessionalCardState.can_manage_directory,
                             rx.link(

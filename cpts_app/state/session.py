@@ -46,6 +46,8 @@ class SessionState(rx.State):
     user_name: str = ""
     role_label: str = ""
     can_manage_directory: bool = False
+    can_view_capacity: bool = False
+    can_manage_availability: bool = False
 
     async def _actor(self) -> Actor | None:
         return await resolve_actor(self.router.headers.cookie, client_ip(self.router.headers))
@@ -54,6 +56,10 @@ class SessionState(rx.State):
         self.user_name = actor.display_name
         self.role_label = ROLE_LABELS.get(actor.role, str(actor.role))
         self.can_manage_directory = has_permission(actor, Permission.MANAGE_DIRECTORY)
+        self.can_view_capacity = has_permission(actor, Permission.VIEW_CAPACITY_BOARD)
+        self.can_manage_availability = has_permission(actor, Permission.MANAGE_ANY_AVAILABILITY) or (
+            actor.professional_id is not None and has_permission(actor, Permission.MANAGE_OWN_AVAILABILITY)
+        )
 
     @rx.event
     async def check_session(self):

@@ -82,3 +82,23 @@ def test_stale_second_tab_is_sent_to_sign_in_after_sign_out(page: Page, app_engi
     # The second tab still shows the directory; its next action is refused by the server.
     second.click("#page-suivante")
     expect(second).to_have_url(re.compile(r"/connexion/?\?erreur=session"))
+
+
+def test_admin_reads_the_audit_journal_and_a_coordinator_cannot(page: Page) -> None:
+    page.goto("/connexion")
+    page.fill("#email", "admin@demo-cpts.fr")
+    page.fill("#password", "pas-le-bon")
+    page.click("#bouton-connexion")
+    expect(page.locator("#erreur-connexion")).to_be_visible()
+    sign_in(page, "admin@demo-cpts.fr", "Demo-Admin-2026")
+    page.goto("/admin/journal")
+    journal = page.locator("#journal-audit")
+    expect(journal).to_contain_text("auth.sign_in")
+    page.fill("input[name='action']", "auth.")
+    page.check("input[name='echecs']")
+    page.get_by_role("button", name="Filtrer").click()
+    expect(journal.locator("tbody tr").first).to_contain_text("échec")
+    page.get_by_role("button", name="Se déconnecter").click()
+    sign_in(page, *COORDINATOR)
+    page.goto("/admin/journal")
+    expect(page.get_by_role("alert")).to_contain_text("Accès refusé")

@@ -1,0 +1,38 @@
+"""Live agenda updates: one shared counter that every open agenda view is linked to.
+
+Why a counter and not the slots themselves: the shared state is pushed to every linked browser
+(across workers through Redis), so it must hold no patient data; each view, seeing the counter
+move, reloads what it shows through the services, with its own permissions.
+"""
+
+from __future__ import annotations
+
+import reflex as rx
+
+CHANNEL_NAME = "agenda"
+
+
+class AgendaChannel(rx.SharedState):
+    """Bumped after every booking, cancellation or change of availability."""
+
+    version: int = 0
+
+
+async def link_agenda_channel(state: rx.State) -> None:
+    """Subscribe the browser of ``state`` to agenda changes (idempotent)."""
+    channel = await state.get_state(AgendaChannel)
+    await channel._link_to(CHANNEL_NAME)
+
+
+async def announce_agenda_change(state: rx.State) -> None:
+    """Tell every linked browser that slots changed (call after the transaction committed)."""
+    channel = await state.get_state(AgendaChannel)
+    await channel._link_to(CHANNEL_NAME)
+    channel.version += 1
+
+
+def on_agenda_change(handler: rx.event.EventHandler) -> rx.Component:
+    """An invisible element re-mounted at each change, whose mount runs ``handler``."""
+    return rx.fragment(
+        rx.box(key=AgendaChannel.version.to_string(), on_mount=handler, display="none"),
+    )
