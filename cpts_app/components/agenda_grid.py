@@ -74,9 +74,9 @@ def _column(column: rx.Var) -> rx.Component:
                 width="100%",
             ),
             rx.cond(
-                column.entries.length() == 0,
+                column.rows.length() == 0,
                 rx.text("Aucun créneau publié.", size="2", color_scheme="gray"),
-                rx.vstack(rx.foreach(column.entries, _entry), spacing="0", width="100%"),
+                rx.vstack(rx.foreach(column.rows, _entry), spacing="0", width="100%"),
             ),
             spacing="2",
             width="100%",

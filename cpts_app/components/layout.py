@@ -8,6 +8,7 @@ from cpts_app.components.native_form import native_form
 from cpts_app.state.session import SessionState
 
 APP_TITLE = "CPTS — Coordination des soins"
+SHORT_TITLE = "CPTS Coordination"
 
 
 def _nav_link(label: str, href: str, icon: str) -> rx.Component:
@@ -34,7 +35,7 @@ def header() -> rx.Component:
         rx.hstack(
             rx.hstack(
                 rx.icon("heart-pulse", size=24, color=rx.color("teal", 10)),
-                rx.heading(APP_TITLE, size="5", as_="p"),
+                rx.heading(SHORT_TITLE, size="4", as_="p", white_space="nowrap"),
                 spacing="2",
                 align="center",
             ),
@@ -64,7 +65,13 @@ def header() -> rx.Component:
             rx.spacer(),
             rx.hstack(
                 rx.vstack(
-                    rx.text(SessionState.user_name, weight="bold", size="2", id="utilisateur-connecte"),
+                    rx.text(
+                        SessionState.user_name,
+                        weight="bold",
+                        size="2",
+                        id="utilisateur-connecte",
+                        white_space="nowrap",
+                    ),
                     rx.text(SessionState.role_label, size="1", color_scheme="gray"),
                     spacing="0",
                     align="end",

@@ -38,6 +38,7 @@ def _structures() -> rx.Component:
             value="",
             on_change=S.add_structure,
             id="champ-structure-ajout",
+            name="structure_ajout",
             aria_label="Ajouter un lieu d'exercice",
             class_name="native-select",
         ),

@@ -32,7 +32,13 @@ async def announce_agenda_change(state: rx.State) -> None:
 
 
 def on_agenda_change(handler: rx.event.EventHandler) -> rx.Component:
-    """An invisible element re-mounted at each change, whose mount runs ``handler``."""
-    return rx.fragment(
-        rx.box(key=AgendaChannel.version.to_string(), on_mount=handler, display="none"),
+    """An invisible element re-mounted at each change, whose mount runs ``handler``.
+
+    The key sits on the outer box so that React re-mounts the inner one, whose ``on_mount``
+    effect lives in its own memoised component (a key on the same element would not re-run it).
+    """
+    return rx.box(
+        rx.box(on_mount=handler, display="none"),
+        key=AgendaChannel.version.to_string(),
+        display="none",
     )

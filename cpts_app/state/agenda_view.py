@@ -58,7 +58,7 @@ class EntryRow:
 class DayColumn:
     day: str = ""
     label: str = ""
-    entries: list[EntryRow] = dataclasses.field(default_factory=list)
+    rows: list[EntryRow] = dataclasses.field(default_factory=list)
     free_count: int = 0
 
 
@@ -93,7 +93,7 @@ def _columns(entries: list[views.AgendaEntry], first: date, days: int) -> list[D
             DayColumn(
                 day=day.isoformat(),
                 label=day_label(day),
-                entries=rows,
+                rows=rows,
                 free_count=sum(1 for r in rows if r.status == "free"),
             )
         )
@@ -203,8 +203,8 @@ class AgendaViewState(SessionState):
         return await self._refresh()
 
     @rx.event
-    async def set_view(self, view: str):
-        if view not in ("jour", "semaine") or not self.day:
+    async def set_view(self, view: str | list[str]):
+        if not isinstance(view, str) or view not in ("jour", "semaine") or not self.day:
             return None
         self.view = view
         day = date.fromisoformat(self.day)

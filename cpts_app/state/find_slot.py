@@ -49,7 +49,7 @@ def _parse_date(value: str) -> date | None:
 class FindSlotState(SessionState):
     """The search form's values and the current results (at most ``limit``)."""
 
-    profession: str = "medecin_generaliste"
+    profession: str = ""
     commune_id: str = ""
     include_neighbours: bool = True
     kind: str = ""
