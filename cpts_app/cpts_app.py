@@ -17,6 +17,7 @@ from cpts_app.pages.capacity_board import capacity_board_page
 from cpts_app.pages.directory import directory_page, professional_page
 from cpts_app.pages.find_slot import find_slot_page
 from cpts_app.pages.signin import signin_page
+from cpts_app.pages.waiting_list import waiting_list_page
 from cpts_app.state.admin_professional import AdminProfessionalState
 from cpts_app.state.admin_structure import AdminStructureState
 from cpts_app.state.agenda_view import AgendaViewState
@@ -29,6 +30,7 @@ from cpts_app.state.professional_card import ProfessionalCardState
 from cpts_app.state.session import SessionState
 from cpts_app.state.session_guard import SessionGuard
 from cpts_app.state.signin import SignInState
+from cpts_app.state.waiting_list import WaitingListState
 
 
 def index() -> rx.Component:
@@ -127,4 +129,7 @@ app.add_page(
 )
 app.add_page(
     audit_journal_page, route="/admin/journal", title="Journal d'audit — CPTS", on_load=AuditJournalState.load
+)
+app.add_page(
+    waiting_list_page, route="/agenda/attente", title="Liste d'attente — CPTS", on_load=WaitingListState.load
 )

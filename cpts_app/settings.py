@@ -10,7 +10,7 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     login_max_failures: int = 5
     login_window_minutes: int = 15
     login_lock_minutes: int = 15
+    sas_api_token: SecretStr = SecretStr("")
+    """Bearer token shared with the national SAS for GET /fhir/Slot; empty closes that API."""
     cookie_secure: bool = True
     """Chromium and Firefox accept Secure cookies on http://localhost, so this stays on in development."""
 

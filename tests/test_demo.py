@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -345,12 +346,21 @@ def _agenda_rows(session: Session) -> list[tuple[object, ...]]:
     )
 
 
-@pytest.fixture
-def agenda(session: Session) -> Session:
-    """The demo with its agenda, as loaded on Wednesday 18 March 2026 at 09:00 Paris."""
-    load_demo(session, now=AGENDA_NOW)
-    session.commit()
-    return session
+@pytest.fixture(scope="module")
+def agenda(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
+    """The demo with its agenda, as loaded on Wednesday 18 March 2026 at 09:00 Paris.
+
+    Loaded once for the read-only checks below, in a SQLite file of its own (loading it twice
+    on PostgreSQL is covered by the idempotence and determinism tests above).
+    """
+    url = f"sqlite:///{tmp_path_factory.mktemp('demo-agenda') / 'demo.db'}"
+    migrate(url)
+    engine = make_engine(url)
+    with Session(engine, expire_on_commit=False) as session:
+        load_demo(session, now=AGENDA_NOW)
+        session.commit()
+        yield session
+    engine.dispose()
 
 
 def _slots_of_kind(session: Session, kind: SlotKind) -> list[Slot]:

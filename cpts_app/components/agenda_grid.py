@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import reflex as rx
 
+from cpts_app.components.form_field import field_error, text_field
+from cpts_app.components.patient_picker import patient_picker
 from cpts_app.state.agenda_view import AgendaViewState as A
 from cpts_app.state.booking import BookingState
 
@@ -156,4 +158,75 @@ def cancel_dialog() -> rx.Component:
         ),
         open=A.cancel_open,
         on_open_change=A.set_cancel_open,
+    )
+
+
+def extra_booking_dialog() -> rx.Component:
+    """Coordinators: a surnuméraire appointment outside the published slots, with its reason."""
+    e = A.extra_errors
+    return rx.dialog.root(
+        rx.dialog.trigger(
+            rx.button(
+                rx.icon("calendar-plus-2", size=16),
+                "Rendez-vous surnuméraire",
+                variant="soft",
+                id="ouvrir-surnumeraire",
+            ),
+        ),
+        rx.dialog.content(
+            rx.dialog.title("Rendez-vous surnuméraire"),
+            rx.dialog.description(
+                "En dehors des créneaux publiés ; la justification est conservée dans le journal."
+            ),
+            rx.vstack(
+                patient_picker(),
+                field_error(e["patient_id"], "patient_id"),
+                rx.el.form(
+                    rx.vstack(
+                        rx.grid(
+                            text_field("Jour", "jour", A.day, e["start"], required=True, input_type="date"),
+                            text_field("Début", "debut", "", e["start"], required=True, input_type="time"),
+                            text_field("Fin", "fin", "", e["end"], required=True, input_type="time"),
+                            columns="3",
+                            spacing="3",
+                            width="100%",
+                        ),
+                        rx.input(
+                            name="motif",
+                            placeholder="Motif de consultation",
+                            width="100%",
+                            aria_label="Motif",
+                        ),
+                        rx.el.label(
+                            "Justification du surnuméraire *",
+                            html_for="justification",
+                            class_name="field-label",
+                        ),
+                        rx.text_area(name="justification", id="justification", width="100%"),
+                        field_error(e["extra_reason"], "extra_reason"),
+                        rx.cond(
+                            e["form"] != "", rx.text(e["form"], color_scheme="red", size="2", role="alert")
+                        ),
+                        rx.hstack(
+                            rx.dialog.close(
+                                rx.button("Annuler", variant="soft", color_scheme="gray", type="button")
+                            ),
+                            rx.button("Enregistrer", type="submit", id="enregistrer-surnumeraire"),
+                            justify="end",
+                            width="100%",
+                        ),
+                        spacing="3",
+                        width="100%",
+                    ),
+                    on_submit=A.book_extra,
+                    reset_on_submit=False,
+                    no_validate=True,
+                ),
+                spacing="3",
+                width="100%",
+            ),
+            max_width="620px",
+        ),
+        open=A.extra_open,
+        on_open_change=A.set_extra_open,
     )

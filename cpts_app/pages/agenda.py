@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import reflex as rx
 
-from cpts_app.components.agenda_grid import agenda_grid, cancel_dialog, period_navigation
+from cpts_app.components.agenda_grid import (
+    agenda_grid,
+    cancel_dialog,
+    extra_booking_dialog,
+    period_navigation,
+)
 from cpts_app.components.booking_dialog import booking_dialog
 from cpts_app.components.layout import page_frame
 from cpts_app.state.agenda_channel import on_agenda_change
@@ -58,7 +63,13 @@ def _body() -> rx.Component:
         rx.cond(
             A.target_id > 0,
             rx.vstack(
-                rx.heading(A.title, size="5", id="titre-agenda"),
+                rx.hstack(
+                    rx.heading(A.title, size="5", id="titre-agenda"),
+                    rx.spacer(),
+                    rx.cond(A.can_book_extra & (A.mode == "professionnel"), extra_booking_dialog()),
+                    width="100%",
+                    align="center",
+                ),
                 period_navigation(),
                 _tour(),
                 agenda_grid(),

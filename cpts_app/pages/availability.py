@@ -171,6 +171,52 @@ def _absence_form() -> rx.Component:
     )
 
 
+def _calendar_feed() -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.heading("Abonnement calendrier (iCalendar)", size="4"),
+            rx.text(
+                "Un lien secret pour voir ses rendez-vous dans son agenda habituel (heures seulement, "
+                "sans nom de patient). Créer un nouveau lien révoque le précédent.",
+                size="2",
+                color_scheme="gray",
+            ),
+            rx.cond(
+                S.feed_url != "",
+                rx.vstack(
+                    rx.code(S.feed_url, id="lien-ical", style={"word_break": "break-all"}),
+                    rx.text(
+                        "Copiez ce lien maintenant : il ne sera plus affiché.",
+                        size="1",
+                        color_scheme="orange",
+                    ),
+                    spacing="1",
+                ),
+            ),
+            rx.hstack(
+                rx.button(
+                    rx.icon("link", size=16),
+                    "Créer un lien d'abonnement",
+                    on_click=S.create_feed,
+                    variant="soft",
+                    id="creer-lien-ical",
+                ),
+                rx.button(
+                    "Révoquer",
+                    on_click=S.revoke_feed,
+                    variant="soft",
+                    color_scheme="red",
+                    id="revoquer-lien-ical",
+                ),
+                spacing="2",
+            ),
+            spacing="2",
+            width="100%",
+        ),
+        width="100%",
+    )
+
+
 def availability_page() -> rx.Component:
     return page_frame(
         rx.vstack(
@@ -191,6 +237,7 @@ def availability_page() -> rx.Component:
                             _rules(),
                             rx.card(_rule_form(), width="100%"),
                             rx.card(_absence_form(), width="100%"),
+                            _calendar_feed(),
                             spacing="4",
                             width="100%",
                         ),

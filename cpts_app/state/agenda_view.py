@@ -15,8 +15,9 @@ import reflex as rx
 
 from cpts_app.services import directory
 from cpts_app.services.agenda import booking, views
-from cpts_app.services.errors import DomainError
+from cpts_app.services.errors import DomainError, ValidationFailed
 from cpts_app.state.agenda_channel import announce_agenda_change, link_agenda_channel
+from cpts_app.state.patient_picker import PatientPickerState
 from cpts_app.state.service_call import run_service
 from cpts_app.state.session import SessionState, sign_in_redirect
 
@@ -116,6 +117,8 @@ class AgendaViewState(SessionState):
     cancel_appointment_id: int = 0
     cancel_summary: str = ""
     cancel_error: str = ""
+    extra_open: bool = False
+    extra_errors: dict[str, str] = {"start": "", "end": "", "extra_reason": "", "patient_id": "", "form": ""}
 
     @rx.var
     def period_label(self) -> str:
@@ -287,3 +290,64 @@ class AgendaViewState(SessionState):
         self.cancel_open = False
         await announce_agenda_change(self)
         return rx.toast.info("Rendez-vous annulé : le créneau est de nouveau libre.", duration=5000)
+
+    @rx.event
+    def set_extra_open(self, value: bool):
+        self.extra_open = bool(value)
+        self.extra_errors = dict.fromkeys(self.extra_errors, "")
+
+    @rx.event
+    async def book_extra(self, form_data: dict[str, Any]):
+        """A surnuméraire appointment outside the published slots (coordinators; reason required)."""
+        actor = await self._actor()
+        if actor is None:
+            return sign_in_redirect(self.router.url.path)
+        blank = dict.fromkeys(self.extra_errors, "")
+        picker = await self.get_state(PatientPickerState)
+        day = str(form_data.get("jour") or "")[:10]
+        start = _paris_moment(day, str(form_data.get("debut") or "")[:5])
+        end = _paris_moment(day, str(form_data.get("fin") or "")[:5])
+        errors = dict(blank)
+        if start is None:
+            errors["start"] = "Indiquez le jour et l'heure de début."
+        if end is None:
+            errors["end"] = "Indiquez l'heure de fin."
+        if not picker.patient_id:
+            errors["patient_id"] = "Choisissez le patient."
+        if any(errors.values()) or start is None or end is None:
+            self.extra_errors = errors
+            return None
+        target, patient_id = self.target_id, picker.patient_id
+        reason = str(form_data.get("motif") or "").strip()[:500]
+        extra_reason = str(form_data.get("justification") or "").strip()[:500]
+        try:
+            await run_service(
+                lambda s: booking.book_extra(
+                    s,
+                    actor,
+                    professional_id=target,
+                    patient_id=patient_id,
+                    start=start,
+                    end=end,
+                    reason=reason,
+                    extra_reason=extra_reason,
+                ),
+                write=True,
+            )
+        except ValidationFailed as failure:
+            self.extra_errors = blank | failure.errors | {"form": failure.message}
+            return None
+        except DomainError as error:
+            self.extra_errors = blank | {"form": error.message}
+            return None
+        self.extra_open = False
+        picker.patient_id, picker.patient_label = 0, ""
+        await announce_agenda_change(self)
+        return rx.toast.success("Rendez-vous surnuméraire enregistré.", duration=5000)
+
+
+def _paris_moment(day: str, hhmm: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(f"{day}T{hhmm}").replace(tzinfo=PARIS)
+    except ValueError:
+        return None

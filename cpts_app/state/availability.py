@@ -9,10 +9,11 @@ from zoneinfo import ZoneInfo
 
 import reflex as rx
 
-from cpts_app.services import directory
+from cpts_app.services import calendar_feed, directory
 from cpts_app.services.agenda import availability
 from cpts_app.services.agenda.labels import AUDIENCE_LABELS, SLOT_KIND_LABELS
 from cpts_app.services.errors import DomainError, ValidationFailed
+from cpts_app.settings import get_settings
 from cpts_app.state.agenda_channel import announce_agenda_change
 from cpts_app.state.agenda_view import paris_today
 from cpts_app.state.service_call import run_service
@@ -60,6 +61,8 @@ class AvailabilityState(SessionState):
     exception_errors: dict[str, str] = _blank(["starts_at", "ends_at", "reason", "form"])
     message: str = ""
     error: str = ""
+    feed_url: str = ""
+    """Shown once, right after creation: only its hash is stored."""
     form_key: str = "initial"
     weekday_options: list[list[str]] = WEEKDAY_OPTIONS
     kind_options: list[list[str]] = [[k.value, v] for k, v in SLOT_KIND_LABELS.items()]
@@ -76,7 +79,7 @@ class AvailabilityState(SessionState):
             return sign_in_redirect(self.router.url.path)
         self._show_actor(actor)
         raw = self.router.url.query_parameters.get("pro", "")
-        self.message, self.error = "", ""
+        self.message, self.error, self.feed_url = "", "", ""
         if raw.isdigit() and len(raw) < 12:
             self.professional_id = int(raw)
         elif actor.professional_id:
@@ -222,6 +225,39 @@ class AvailabilityState(SessionState):
         self.message = "Disponibilité supprimée : ses créneaux libres à venir ont été retirés."
         await self._load_rules(actor)
         await announce_agenda_change(self)
+        return None
+
+    @rx.event
+    async def create_feed(self):
+        """A new calendar subscription link (the previous one stops working)."""
+        actor = await self._actor()
+        if actor is None:
+            return sign_in_redirect(self.router.url.path)
+        target = self.professional_id
+        try:
+            token = await run_service(lambda s: calendar_feed.create_feed_token(s, actor, target), write=True)
+        except DomainError as error:
+            self.error = error.message
+            return None
+        self.feed_url = f"{get_settings().public_url.rstrip('/')}/agenda/ical/{token}.ics"
+        self.message = "Nouveau lien d'abonnement créé : l'ancien ne fonctionne plus."
+        return None
+
+    @rx.event
+    async def revoke_feed(self):
+        actor = await self._actor()
+        if actor is None:
+            return sign_in_redirect(self.router.url.path)
+        target = self.professional_id
+        try:
+            count = await run_service(
+                lambda s: calendar_feed.revoke_feed_tokens(s, actor, target), write=True
+            )
+        except DomainError as error:
+            self.error = error.message
+            return None
+        self.feed_url = ""
+        self.message = "Lien d'abonnement révoqué." if count else "Aucun lien d'abonnement actif."
         return None
 
     @rx.event

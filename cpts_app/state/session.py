@@ -47,6 +47,7 @@ class SessionState(rx.State):
     role_label: str = ""
     can_manage_directory: bool = False
     can_view_capacity: bool = False
+    can_book_extra: bool = False
     can_manage_availability: bool = False
 
     async def _actor(self) -> Actor | None:
@@ -57,6 +58,7 @@ class SessionState(rx.State):
         self.role_label = ROLE_LABELS.get(actor.role, str(actor.role))
         self.can_manage_directory = has_permission(actor, Permission.MANAGE_DIRECTORY)
         self.can_view_capacity = has_permission(actor, Permission.VIEW_CAPACITY_BOARD)
+        self.can_book_extra = has_permission(actor, Permission.BOOK_EXTRA)
         self.can_manage_availability = has_permission(actor, Permission.MANAGE_ANY_AVAILABILITY) or (
             actor.professional_id is not None and has_permission(actor, Permission.MANAGE_OWN_AVAILABILITY)
         )

@@ -159,6 +159,7 @@ def test_wrong_token_is_403(client: TestClient, practitioners: list[str]) -> Non
 
 def test_unset_token_closes_the_api(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CPTS_SAS_API_TOKEN")
+    settings.get_settings.cache_clear()
     response = _get(client, _window())
     assert response.status_code == 503
     assert response.json()["issue"][0]["diagnostics"] == "API SAS non configurée."

@@ -60,3 +60,25 @@ def paris_day(moment: datetime) -> str:
 
 def paris_time(moment: datetime) -> str:
     return moment.astimezone(PARIS).strftime("%H:%M")
+
+
+def add_patient(engine: Engine, birth_name: str, first_names: str = "Paul") -> int:
+    """A patient written straight into the app's database."""
+    from datetime import date
+
+    from cpts_app.models.patient import Patient, Sex
+    from cpts_app.services.identifiers import search_key
+
+    with Session(engine) as s:
+        patient = Patient(
+            birth_name=birth_name,
+            first_names=first_names,
+            birth_date=date(1951, 6, 2),
+            sex=Sex.MALE,
+            search_name=search_key(f"{birth_name} {first_names}"),
+            phone="+33612345678",
+        )
+        s.add(patient)
+        s.commit()
+        assert patient.id is not None
+        return patient.id
