@@ -110,6 +110,7 @@ def _structure_block(s: rx.Var) -> rx.Component:
             rx.text(s["address"], " — ", s["commune"], size="2"),
             rx.cond(s["phone"] != "", rx.text("Tél. ", s["phone"], size="2")),
             rx.cond(s["email"] != "", rx.text(s["email"], size="2")),
+            rx.link("Agenda de la structure", href="/agenda/structure?id=" + s["id"], size="2"),
             spacing="1",
             align="start",
         ),

@@ -51,6 +51,7 @@ class ProfessionalCardState(SessionState):
         }
         self.structures = [
             {
+                "id": str(s.id),
                 "name": s.name,
                 "kind_label": s.kind_label,
                 "commune": s.commune_name,

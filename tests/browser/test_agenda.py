@@ -141,3 +141,21 @@ def test_capacity_board_counts_free_same_day_slots(page: Page, app_engine: Engin
     sign_in(page, *DOCTOR)
     page.goto("/agenda/capacite")
     expect(page.get_by_role("alert")).to_contain_text("Accès refusé")
+
+
+def test_medicobus_agenda_shows_where_the_bus_is(page: Page, app_engine: Engine) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from cpts_app.models.directory import Structure, StructureKind
+    from tests.browser.agenda_data import PARIS
+
+    with Session(app_engine) as s:
+        bus = s.exec(select(Structure).where(Structure.kind == StructureKind.MEDICOBUS)).one()
+    next_week = (datetime.now(UTC) + timedelta(days=7)).astimezone(PARIS).date()
+    sign_in(page, *COORDINATOR)
+    page.goto(f"/agenda/structure?id={bus.id}&jour={next_week.isoformat()}&vue=semaine")
+    expect(page.locator("#titre-agenda")).to_contain_text("Médicobus")
+    tour = page.locator("#tournee-medicobus")
+    expect(tour.locator("tbody tr").first).to_be_visible()
+    assert tour.locator("tbody tr").count() >= 8  # two stops a day, five weekdays (a holiday may drop one)
+    expect(page.locator(".creneau-libre").first).to_be_visible()
