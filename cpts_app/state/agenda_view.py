@@ -341,7 +341,7 @@ class AgendaViewState(SessionState):
             self.extra_errors = blank | {"form": error.message}
             return None
         self.extra_open = False
-        picker.patient_id, picker.patient_label = 0, ""
+        picker._reset()
         await announce_agenda_change(self)
         return rx.toast.success("Rendez-vous surnuméraire enregistré.", duration=5000)
 

@@ -85,7 +85,7 @@ class WaitingListState(SessionState):
             return None
         self.errors = blank
         self.message = f"{picker.patient_label} est inscrit·e sur la liste d'attente."
-        picker.patient_id, picker.patient_label = 0, ""
+        picker._reset()
         return await self.refresh()
 
     @rx.event

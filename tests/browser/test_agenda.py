@@ -33,7 +33,7 @@ def _book_from(page: Page, trigger, patient_name: str) -> None:
     dialog.locator("#champ-sex").select_option("F")
     dialog.locator("#champ-phone").fill("06 12 34 56 78")
     dialog.locator("#enregistrer-patient").click()
-    expect(dialog.locator("#patient-choisi")).to_contain_text(patient_name.upper())
+    expect(dialog.locator("#patient-selectionne")).to_contain_text(patient_name.upper())
     dialog.locator("#motif").fill("Fièvre depuis hier, pas de médecin traitant")
     dialog.locator("#pour-le-compte-de").fill("Pharmacie du Centre")
     dialog.locator("#confirmer-reservation").click()
@@ -122,9 +122,9 @@ def test_booking_a_slot_taken_meanwhile_is_refused_in_french(
     )
     other.close()
 
-    dialog.locator("#recherche-patient").fill("Premier-Essai")
+    dialog.locator("#patient-recherche").fill("Premier-Essai")
     dialog.get_by_role("button", name="Chercher").click()
-    dialog.locator(".patient-result").first.click()
+    dialog.locator(".patient-trouve").first.click()
     dialog.locator("#confirmer-reservation").click()
     expect(dialog.locator("#erreur-reservation")).to_contain_text("vient d'être réservé")
     with Session(app_engine) as s:
