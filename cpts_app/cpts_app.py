@@ -16,6 +16,9 @@ from cpts_app.pages.availability import availability_page
 from cpts_app.pages.capacity_board import capacity_board_page
 from cpts_app.pages.directory import directory_page, professional_page
 from cpts_app.pages.find_slot import find_slot_page
+from cpts_app.pages.indicators import indicators_page
+from cpts_app.pages.orientation import my_referrals_page, new_referral_page, queue_page, referral_detail_page
+from cpts_app.pages.self_signal import self_signal_page
 from cpts_app.pages.signin import signin_page
 from cpts_app.pages.waiting_list import waiting_list_page
 from cpts_app.state.admin_professional import AdminProfessionalState
@@ -26,7 +29,12 @@ from cpts_app.state.availability import AvailabilityState
 from cpts_app.state.capacity_board import CapacityBoardState
 from cpts_app.state.directory import DirectoryState
 from cpts_app.state.find_slot import FindSlotState
+from cpts_app.state.indicators import IndicatorsState
 from cpts_app.state.professional_card import ProfessionalCardState
+from cpts_app.state.referral_detail import ReferralDetailState
+from cpts_app.state.referral_queue import ReferralQueueState
+from cpts_app.state.referrals import MyReferralsState, NewReferralState
+from cpts_app.state.self_signal import SelfSignalState
 from cpts_app.state.session import SessionState
 from cpts_app.state.session_guard import SessionGuard
 from cpts_app.state.signin import SignInState
@@ -133,3 +141,31 @@ app.add_page(
 app.add_page(
     waiting_list_page, route="/agenda/attente", title="Liste d'attente — CPTS", on_load=WaitingListState.load
 )
+app.add_page(
+    self_signal_page,
+    route="/signalement",
+    title="Je n'ai pas de médecin traitant — CPTS",
+    on_load=SelfSignalState.load,
+)
+app.add_page(
+    new_referral_page,
+    route="/orientation/nouvelle",
+    title="Orienter un patient — CPTS",
+    on_load=NewReferralState.load,
+)
+app.add_page(
+    my_referrals_page,
+    route="/orientation/mes-demandes",
+    title="Mes demandes — CPTS",
+    on_load=MyReferralsState.load,
+)
+app.add_page(
+    queue_page, route="/orientation/file", title="File d'orientation — CPTS", on_load=ReferralQueueState.load
+)
+app.add_page(
+    referral_detail_page,
+    route="/orientation/demande",
+    title="Demande d'orientation — CPTS",
+    on_load=ReferralDetailState.load,
+)
+app.add_page(indicators_page, route="/indicateurs", title="Indicateurs — CPTS", on_load=IndicatorsState.load)

@@ -42,3 +42,32 @@ def on_agenda_change(handler: rx.event.EventHandler) -> rx.Component:
         key=AgendaChannel.version.to_string(),
         display="none",
     )
+
+
+class OrientationChannel(rx.SharedState):
+    """Bumped after every change of a referral (creation, contact, orientation, closing)."""
+
+    version: int = 0
+
+
+ORIENTATION_CHANNEL = "orientation"
+
+
+async def link_orientation_channel(state: rx.State) -> None:
+    channel = await state.get_state(OrientationChannel)
+    await channel._link_to(ORIENTATION_CHANNEL)
+
+
+async def announce_orientation_change(state: rx.State) -> None:
+    channel = await state.get_state(OrientationChannel)
+    await channel._link_to(ORIENTATION_CHANNEL)
+    channel.version += 1
+
+
+def on_orientation_change(handler: rx.event.EventHandler) -> rx.Component:
+    """Like ``on_agenda_change``, for the referral screens."""
+    return rx.box(
+        rx.box(on_mount=handler, display="none"),
+        key=OrientationChannel.version.to_string(),
+        display="none",
+    )

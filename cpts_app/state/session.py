@@ -48,6 +48,8 @@ class SessionState(rx.State):
     can_manage_directory: bool = False
     can_view_capacity: bool = False
     can_book_extra: bool = False
+    can_coordinate: bool = False
+    can_refer: bool = False
     can_manage_availability: bool = False
 
     async def _actor(self) -> Actor | None:
@@ -59,6 +61,8 @@ class SessionState(rx.State):
         self.can_manage_directory = has_permission(actor, Permission.MANAGE_DIRECTORY)
         self.can_view_capacity = has_permission(actor, Permission.VIEW_CAPACITY_BOARD)
         self.can_book_extra = has_permission(actor, Permission.BOOK_EXTRA)
+        self.can_coordinate = has_permission(actor, Permission.SEE_ALL_PATIENT_NAMES)
+        self.can_refer = bool(actor.professional_id) and has_permission(actor, Permission.CREATE_PATIENT)
         self.can_manage_availability = has_permission(actor, Permission.MANAGE_ANY_AVAILABILITY) or (
             actor.professional_id is not None and has_permission(actor, Permission.MANAGE_OWN_AVAILABILITY)
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from sqlmodel import Session, select
@@ -131,7 +131,7 @@ def test_a_referrer_sees_only_their_own_referrals(session: Session) -> None:
 
 def test_detail_of_a_self_signal_proposes_probable_duplicates(session: Session) -> None:
     world = build_world(session)
-    existing = make_patient(session, "Dupré", "Hélène", born=__import__("datetime").date(1948, 3, 12))
+    existing = make_patient(session, "Dupré", "Hélène", born=date(1948, 3, 12))
     session.commit()
     form = SelfSignalForm(
         "Dupre", "Helene", "1948-03-12", "0612345678", "", "recherche_medecin_traitant", "", True
