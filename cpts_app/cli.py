@@ -1,27 +1,43 @@
-"""The ``cpts`` command: migrate the database, load the demo territory, create accounts.
+"""The ``cpts`` command: migrate the database, load the demo territory, create accounts, take in
+the patients' e-mails and rotate the master key.
 
 Why a CLI besides the web app: the first administrator must exist before anyone can sign in, and
-deployments migrate and seed from scripts. It uses the settings' database (``CPTS_DATABASE_URL``
-or ``CPTS_DATA_DIR``), like the app.
+deployments migrate, seed, poll the mailbox (cron or a systemd timer) and rotate keys from
+scripts. It uses the settings' database (``CPTS_DATABASE_URL`` or ``CPTS_DATA_DIR``) and secrets
+folder (``CPTS_SECRETS_DIR``), like the app.
 """
 
 from __future__ import annotations
 
 import argparse
 import getpass
+import imaplib
+import ssl
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from sqlalchemy.engine import make_url
+from sqlmodel import col, select
 
 from cpts_app import db
 from cpts_app.demo import DEMO_CREDENTIALS, DemoSummary, is_empty, load_demo
-from cpts_app.models import Profession, Professional, Role
-from cpts_app.services import audit
+from cpts_app.demo_orientation import referral_counts
+from cpts_app.models import InboundMessage, Profession, Professional, ReferralStatus, Role
+from cpts_app.services import audit, crypto
 from cpts_app.services.authentication import create_user
 from cpts_app.services.errors import ValidationFailed
 from cpts_app.services.labels import PROFESSION_LABELS, ROLE_LABELS
+from cpts_app.services.orientation import email_intake
+from cpts_app.services.orientation.labels import STATUS_LABELS
 from cpts_app.settings import get_settings
+
+REWRAP_BATCH = 200
+"""Sealed messages re-wrapped per transaction by ``rotate-key`` (each batch commits on its own)."""
+IMAP_NOT_CONFIGURED = (
+    "la boîte IMAP n'est pas configurée : définissez CPTS_IMAP_HOST, CPTS_IMAP_USER et "
+    "CPTS_IMAP_PASSWORD (et au besoin CPTS_IMAP_PORT, CPTS_IMAP_FOLDER)."
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -76,6 +92,36 @@ def _parser() -> argparse.ArgumentParser:
         "--professional-id", type=int, default=None, help="identifiant du professionnel lié au compte"
     )
     user.set_defaults(handler=_create_user)
+
+    intake = commands.add_parser(
+        "intake",
+        help="transformer les courriels des patients en demandes « à qualifier » (dossier .eml ou IMAP)",
+        add_help=False,
+    )
+    _add_help(intake)
+    intake.add_argument(
+        "--dossier", type=Path, metavar="CHEMIN", help="dossier de fichiers .eml déposés (traités un par un)"
+    )
+    intake.add_argument(
+        "--traites",
+        type=Path,
+        metavar="CHEMIN",
+        help="où déplacer les fichiers traités (par défaut : le sous-dossier processed/ du dossier)",
+    )
+    intake.add_argument(
+        "--imap",
+        action="store_true",
+        help="lire les messages non lus de la boîte IMAP (variables CPTS_IMAP_*)",
+    )
+    intake.set_defaults(handler=_intake)
+
+    rotate = commands.add_parser(
+        "rotate-key",
+        help="créer une nouvelle clé maîtresse et y rattacher toutes les données chiffrées",
+        add_help=False,
+    )
+    _add_help(rotate)
+    rotate.set_defaults(handler=_rotate_key)
     return parser
 
 
@@ -103,12 +149,13 @@ def _demo(args: argparse.Namespace) -> int:
         summary = load_demo(session)
         if summary.created:
             audit.record(session, "demo.load", detail={"via": "cli"})
-    _print_summary(summary)
+        by_status = referral_counts(session)
+    _print_summary(summary, by_status)
     _print_credentials()
     return 0
 
 
-def _print_summary(summary: DemoSummary) -> None:
+def _print_summary(summary: DemoSummary, referrals_by_status: dict[str, int] | None = None) -> None:
     if summary.created:
         print(f"Territoire de démonstration chargé dans {_database_label()}")
     else:
@@ -123,6 +170,11 @@ def _print_summary(summary: DemoSummary) -> None:
     print(f"  Créneaux : {summary.slots}")
     print(f"  Rendez-vous : {summary.appointments}")
     print(f"  Patients : {summary.patients}")
+    print(f"  Demandes d'orientation : {summary.referrals}")
+    for status in ReferralStatus:
+        count = (referrals_by_status or {}).get(status.value, 0)
+        if count:
+            print(f"    {STATUS_LABELS[status]} : {count}")
 
 
 def _print_credentials() -> None:
@@ -185,6 +237,86 @@ def _create_user(args: argparse.Namespace) -> int:
         return 1
     print(f"Compte créé : {email} ({ROLE_LABELS[Role(args.role)]}, n° {user_id})")
     return 0
+
+
+def _intake(args: argparse.Namespace) -> int:
+    """One pass of the e-mail intake; exit 2 when misused or not configured, 1 when a message failed."""
+    if (args.dossier is None) == (not args.imap):
+        print("Erreur : choisissez soit --dossier CHEMIN, soit --imap.", file=sys.stderr)
+        return 2
+    if args.traites is not None and args.dossier is None:
+        print("Erreur : --traites ne s'utilise qu'avec --dossier.", file=sys.stderr)
+        return 2
+    if args.imap:
+        config = email_intake.imap_config_from_env()
+        if config is None:
+            print(f"Erreur : {IMAP_NOT_CONFIGURED}", file=sys.stderr)
+            return 2
+        db.migrate()
+        try:
+            report = email_intake.fetch_imap(
+                config.host, config.port, config.user, config.password, folder=config.folder
+            )
+        except (OSError, ssl.SSLError, imaplib.IMAP4.error) as exc:
+            # The password is never printed: only the server and the error.
+            print(f"Erreur : lecture de {config.host}:{config.port} impossible ({exc}).", file=sys.stderr)
+            return 1
+        origin = f"la boîte {config.user}@{config.host} ({config.folder})"
+    else:
+        folder: Path = args.dossier
+        if not folder.is_dir():
+            print(f"Erreur : le dossier « {folder} » n'existe pas.", file=sys.stderr)
+            return 2
+        db.migrate()
+        report = email_intake.ingest_drop_folder(folder, processed_dir=args.traites)
+        origin = f"le dossier {folder}"
+    print(f"Courriels lus dans {origin} :")
+    print(f"  Demandes créées (à qualifier) : {len(report.created)}")
+    print(f"  Déjà reçus (doublons) : {len(report.duplicates)}")
+    print(f"  Échecs (laissés en place, repris au prochain passage) : {len(report.failed)}")
+    for name, error in report.failed:
+        print(f"    {name} : {error}", file=sys.stderr)
+    return 1 if report.failed else 0
+
+
+def _rotate_key(_args: argparse.Namespace) -> int:
+    """A new master key, then every sealed message re-wrapped under it, one transaction per batch.
+
+    Only the 48-byte wrapped data keys change (``crypto.rewrap``); a run that stops midway is
+    resumed by running the command again (the messages still under an old key are re-wrapped).
+    """
+    db.migrate()
+    key_id = crypto.rotate_master_key()
+    print(f"Nouvelle clé maîtresse : {key_id}")
+    with db.session_scope() as session:
+        ids = list(session.exec(select(InboundMessage.id).order_by(col(InboundMessage.id))).all())
+    rewrapped, current, failed = 0, 0, []
+    for start in range(0, len(ids), REWRAP_BATCH):
+        batch = ids[start : start + REWRAP_BATCH]
+        with db.session_scope(write=True) as session:
+            for message in session.exec(select(InboundMessage).where(col(InboundMessage.id).in_(batch))):
+                try:
+                    if crypto.key_id_of(message.sealed_raw) == key_id:
+                        current += 1
+                        continue
+                    message.sealed_raw = crypto.rewrap(message.sealed_raw)
+                except crypto.CryptoError as exc:
+                    failed.append((message.id, str(exc)))
+                    continue
+                session.add(message)
+                rewrapped += 1
+    with db.session_scope() as session:
+        audit.record(
+            session,
+            "crypto.rotate",
+            detail={"via": "cli", "key_id": key_id, "rewrapped": rewrapped, "failed": len(failed)},
+        )
+    print(f"  Messages reçus par courriel rechiffrés : {rewrapped}")
+    print(f"  Déjà sous la nouvelle clé : {current}")
+    print(f"  Illisibles (laissés tels quels) : {len(failed)}")
+    for message_id, error in failed:
+        print(f"    message n° {message_id} : {error}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

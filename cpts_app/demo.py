@@ -24,6 +24,7 @@ from sqlmodel import Session, select
 from stdnum import luhn
 
 from cpts_app.demo_agenda import AgendaSummary, agenda_summary, load_demo_agenda
+from cpts_app.demo_orientation import load_demo_referrals
 from cpts_app.demo_territory import (
     COMMUNES,
     FIRST_NAMES,
@@ -43,6 +44,7 @@ from cpts_app.models import (
     Professional,
     ProfessionalCommune,
     ProfessionalStructure,
+    Referral,
     Role,
     Structure,
     StructureKind,
@@ -136,6 +138,8 @@ class DemoSummary:
     slots: int = 0
     appointments: int = 0
     patients: int = 0
+    referrals: int = 0
+    """Referrals of the orientation (three months of activity and the current queue)."""
 
     @property
     def total_professionals(self) -> int:
@@ -153,9 +157,11 @@ def _slug(text: str) -> str:
 
 
 def load_demo(session: Session, *, now: datetime | None = None, agenda: bool = True) -> DemoSummary:
-    """Fill an empty database with the demo territory and its agenda; do nothing if already there.
+    """Fill an empty database with the demo territory, its agenda and its referrals; do nothing
+    if already there.
 
-    ``now`` (default: the current time) anchors the eight-week agenda on the current Paris week;
+    ``now`` (default: the current time) anchors the eight-week agenda on the current Paris week
+    and ends the three months of referrals (``demo_orientation``) at that moment;
     ``agenda=False`` loads the directory only (tests of the directory, which need no slots).
     Flushes but does not commit: the caller owns the transaction (``session_scope`` in the CLI).
     """
@@ -183,9 +189,13 @@ def load_demo(session: Session, *, now: datetime | None = None, agenda: bool = T
 
 
 def _agenda(session: Session, now: datetime, *, load: bool) -> AgendaSummary:
+    """The agenda, then the referrals (they book some of its slots); each step is idempotent."""
     if not load:
         return agenda_summary(session, created=False)
-    return load_demo_agenda(session, today=now.astimezone(PARIS).date(), now=now)
+    summary = load_demo_agenda(session, today=now.astimezone(PARIS).date(), now=now)
+    if load_demo_referrals(session, now=now):
+        summary = agenda_summary(session, created=summary.created)  # patients and bookings were added
+    return summary
 
 
 # --- communes ------------------------------------------------------------------------------------
@@ -612,4 +622,5 @@ def _summary(session: Session, territory: Territory, agenda: AgendaSummary, *, c
         slots=agenda.slots,
         appointments=agenda.appointments,
         patients=agenda.patients,
+        referrals=session.exec(select(func.count(Referral.id))).one(),
     )

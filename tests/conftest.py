@@ -21,6 +21,22 @@ from cpts_app.db import make_engine, migrate
 POSTGRES_URL = os.environ.get("CPTS_TEST_DATABASE_URL", "")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _secrets_outside_the_repository(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Master keys made by tests go to a temporary folder, never to the project's ``secrets/``."""
+    from cpts_app.settings import get_settings
+
+    previous = os.environ.get("CPTS_SECRETS_DIR")
+    os.environ["CPTS_SECRETS_DIR"] = str(tmp_path_factory.mktemp("secrets"))
+    get_settings.cache_clear()
+    yield
+    if previous is None:
+        os.environ.pop("CPTS_SECRETS_DIR", None)
+    else:
+        os.environ["CPTS_SECRETS_DIR"] = previous
+    get_settings.cache_clear()
+
+
 @pytest.fixture(scope="session")
 def _postgres_engine() -> Iterator[Engine | None]:
     if not POSTGRES_URL:

@@ -12,8 +12,50 @@ from sqlmodel import Session, select
 from cpts_app import db, settings
 from cpts_app.cli import main
 from cpts_app.demo import DEMO_CREDENTIALS
-from cpts_app.models import AuditEvent, Professional, Territory, User
+from cpts_app.models import (
+    AuditEvent,
+    InboundMessage,
+    Professional,
+    Referral,
+    ReferralSource,
+    ReferralStatus,
+    Territory,
+    User,
+)
+from cpts_app.services import crypto
+from cpts_app.services.orientation.email_intake import RAW_PURPOSE
 from cpts_app.services.passwords import verify_password
+
+VALID_EML = """\
+From: =?UTF-8?Q?Odette_Rouvi=C3=A8re?= <odette.rouviere@example.fr>
+To: orientation@demo-cpts.fr
+Subject: =?UTF-8?Q?Recherche_d=27un_m=C3=A9decin_traitant?=
+Date: Mon, 16 Mar 2026 08:14:02 +0100
+Message-ID: <cli-test-0001@example.fr>
+MIME-Version: 1.0
+Content-Type: text/plain; charset="utf-8"
+Content-Transfer-Encoding: 8bit
+
+Bonjour,
+
+Je m'appelle Odette ROUVIÈRE, née le 03/02/1941, et j'habite à Beaucaire.
+Je n'ai plus de médecin traitant depuis le départ à la retraite de mon docteur.
+Vous pouvez me joindre au 06 12 34 56 78.
+
+Bien cordialement,
+Odette Rouvière
+""".replace("\n", "\r\n").encode("utf-8")
+GARBAGE_EML = b"\x00\xff\xfe pas un courriel \x81\x82 --cut"
+"""Not an e-mail at all: it must still land as « à qualifier » with its text."""
+
+
+@pytest.fixture(autouse=True)
+def _secrets_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Master keys in a temporary folder, apart from the data folder (the key store refuses it)."""
+    monkeypatch.setenv("CPTS_SECRETS_DIR", str(tmp_path_factory.mktemp("cli-secrets") / "secrets"))
+    settings.get_settings.cache_clear()
+    yield
+    settings.get_settings.cache_clear()
 
 
 @pytest.fixture
@@ -42,6 +84,7 @@ def test_demo_prints_summary_and_credentials_then_if_empty_is_a_no_op(
     assert "Territoire de démonstration chargé" in out
     assert "Communes : 13" in out
     assert "Médecin généraliste : 44" in out
+    assert "Demandes d'orientation : " in out and "À qualifier : " in out and "Clôturée : " in out
     for credential in DEMO_CREDENTIALS:
         assert credential.email in out
         assert credential.password in out
@@ -105,3 +148,92 @@ def test_create_user_refuses_a_short_password_and_an_unknown_professional(
 def test_unknown_role_is_refused_by_argparse(cli_database: str) -> None:
     with pytest.raises(SystemExit):
         main(["create-user", "--email", "a@exemple.fr", "--role", "chef", "--name", "A"])
+
+
+def _drop_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "depot"
+    folder.mkdir()
+    (folder / "01-odette.eml").write_bytes(VALID_EML)
+    (folder / "02-illisible.eml").write_bytes(GARBAGE_EML)
+    return folder
+
+
+def test_intake_from_a_drop_folder(
+    cli_database: str, engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = _drop_folder(tmp_path)
+    done = tmp_path / "traites"
+    assert main(["intake", "--dossier", str(folder), "--traites", str(done)]) == 0
+    out = capsys.readouterr().out
+    assert "Demandes créées (à qualifier) : 2" in out
+    assert "Déjà reçus (doublons) : 0" in out and "Échecs" in out
+    assert not list(folder.glob("*.eml"))
+    assert sorted(p.name for p in done.iterdir()) == ["01-odette.eml", "02-illisible.eml"]
+    with Session(engine) as session:
+        referrals = session.exec(select(Referral).order_by(Referral.id)).all()
+        assert [r.status for r in referrals] == [ReferralStatus.TO_QUALIFY] * 2
+        assert {r.source for r in referrals} == {ReferralSource.PATIENT_EMAIL}
+        odette = referrals[0]
+        assert odette.contact_phone == "+33612345678" and "ROUVIÈRE" in odette.contact_name
+        messages = {m.id: m for m in session.exec(select(InboundMessage))}
+        assert {r.inbound_message_id for r in referrals} == set(messages)
+        assert sorted(m.parsed for m in messages.values()) == [False, True]
+
+    # The same message dropped again is recognised and moved away, never doubled.
+    (folder / "01-odette-bis.eml").write_bytes(VALID_EML)
+    assert main(["intake", "--dossier", str(folder), "--traites", str(done)]) == 0
+    out = capsys.readouterr().out
+    assert "Demandes créées (à qualifier) : 0" in out and "Déjà reçus (doublons) : 1" in out
+    assert len(list(done.iterdir())) == 3
+
+
+def test_intake_needs_a_source_and_an_existing_folder(
+    cli_database: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["intake"]) == 2
+    assert "--dossier" in capsys.readouterr().err
+    assert main(["intake", "--dossier", str(tmp_path / "absent")]) == 2
+    assert "n'existe pas" in capsys.readouterr().err
+    assert main(["intake", "--imap", "--traites", str(tmp_path)]) == 2
+    assert "--traites" in capsys.readouterr().err
+
+
+def test_intake_from_imap_without_configuration(
+    cli_database: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("HOST", "PORT", "USER", "PASSWORD", "FOLDER"):
+        monkeypatch.delenv(f"CPTS_IMAP_{name}", raising=False)
+    monkeypatch.setenv("CPTS_IMAP_HOST", "imap.example.fr")  # a host alone is not a configuration
+    assert main(["intake", "--imap"]) == 2
+    err = capsys.readouterr().err
+    assert "la boîte IMAP n'est pas configurée" in err and "CPTS_IMAP_PASSWORD" in err
+
+
+def test_rotate_key_rewraps_every_sealed_message(
+    cli_database: str, engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["intake", "--dossier", str(_drop_folder(tmp_path))]) == 0
+    with Session(engine) as session:
+        before = {m.id: m.sealed_raw for m in session.exec(select(InboundMessage))}
+    old_ids = {crypto.key_id_of(blob) for blob in before.values()}
+    capsys.readouterr()
+
+    assert main(["rotate-key"]) == 0
+    out = capsys.readouterr().out
+    new_id = out.split("Nouvelle clé maîtresse : ", 1)[1].split()[0]
+    assert new_id not in old_ids
+    assert "rechiffrés : 2" in out and "Illisibles (laissés tels quels) : 0" in out
+    with Session(engine) as session:
+        after = {m.id: m.sealed_raw for m in session.exec(select(InboundMessage))}
+        assert session.exec(select(AuditEvent).where(AuditEvent.action == "crypto.rotate")).one()
+    assert set(after) == set(before)
+    for message_id, blob in after.items():
+        assert crypto.key_id_of(blob) == new_id
+        opened = crypto.open_sealed(blob, purpose=RAW_PURPOSE, record_id=str(message_id))
+        assert opened == crypto.open_sealed(
+            before[message_id], purpose=RAW_PURPOSE, record_id=str(message_id)
+        )
+    assert any(
+        b"cli-test-0001" in crypto.open_sealed(b, purpose=RAW_PURPOSE, record_id=str(i))
+        for i, b in after.items()
+    )

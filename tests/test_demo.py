@@ -1,10 +1,12 @@
-"""The demo territory: real communes, exact head counts, valid identifiers, idempotent and deterministic."""
+"""The demo territory: real communes, exact head counts, valid identifiers, idempotent and deterministic;
+its agenda, and three months of referrals played through the orientation services."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 
 import phonenumbers
@@ -14,17 +16,25 @@ from stdnum import luhn
 
 from cpts_app.db import make_engine, migrate
 from cpts_app.demo import DEMO_CREDENTIALS, PROFESSION_COUNTS, is_empty, load_demo
+from cpts_app.demo_orientation import OPEN_SCENARIOS
 from cpts_app.demo_territory import MEDICOBUS_COMMUNES, TERRITORY_NAME
 from cpts_app.models import (
     Appointment,
     AppointmentStatus,
     Commune,
     CommuneNeighbour,
+    ContactAttempt,
+    InboundMessage,
     Patient,
     Profession,
     Professional,
     ProfessionalCommune,
     ProfessionalStructure,
+    Referral,
+    ReferralEvent,
+    ReferralReason,
+    ReferralSource,
+    ReferralStatus,
     Role,
     Schedule,
     Slot,
@@ -34,11 +44,19 @@ from cpts_app.models import (
     StructureKind,
     Territory,
     TourStop,
+    Urgency,
     User,
 )
+from cpts_app.services import crypto
 from cpts_app.services.agenda.recurrence import PARIS, to_paris
 from cpts_app.services.identifiers import search_key
+from cpts_app.services.orientation.email_intake import RAW_PURPOSE
+from cpts_app.services.orientation.indicators import indicators
+from cpts_app.services.orientation.labels import OPEN_STATUSES, TERMINAL_STATUSES
+from cpts_app.services.orientation.queue import coordinator_queue
 from cpts_app.services.passwords import verify_password
+from cpts_app.services.permissions import Actor
+from cpts_app.settings import get_settings
 
 AGENDA_NOW = datetime(2026, 3, 18, 8, 0, tzinfo=UTC)
 """Wednesday 18 March 2026, 09:00 Paris: the eight weeks cross the March clock change, Easter
@@ -61,6 +79,16 @@ EXPECTED_COMMUNES = {
     ("30258", "30800", "Saint-Gilles"),
     ("30336", "30300", "Vallabrègues"),
 }
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _secrets_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The demo seals its e-mails: master keys go to a temporary folder, never the repository's."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CPTS_SECRETS_DIR", str(tmp_path_factory.mktemp("demo-secrets") / "secrets"))
+        get_settings.cache_clear()
+        yield
+    get_settings.cache_clear()
 
 
 @pytest.fixture
@@ -289,6 +317,7 @@ def test_loading_twice_changes_nothing(session: Session) -> None:
         second.patients,
     )
     assert first.slots > 50_000 and first.appointments > 1_000
+    assert first.referrals == second.referrals and 120 <= first.referrals <= 180
 
 
 def test_an_agenda_is_added_to_a_territory_loaded_without_one(session: Session) -> None:
@@ -339,10 +368,30 @@ def _agenda_rows(session: Session) -> list[tuple[object, ...]]:
     slots = session.exec(select(Slot).order_by(Slot.id)).all()
     appointments = session.exec(select(Appointment).order_by(Appointment.id)).all()
     patients = session.exec(select(Patient).order_by(Patient.id)).all()
+    referrals = session.exec(select(Referral).order_by(Referral.id)).all()
+    events = session.exec(select(ReferralEvent).order_by(ReferralEvent.id)).all()
     return (
         [(s.professional_id, s.start, s.end, s.kind, s.audience, s.status, s.commune_id) for s in slots]
-        + [(a.slot_id, a.patient_id, a.reason, a.on_behalf_of) for a in appointments]
-        + [(p.birth_name, p.first_names, p.birth_date, p.phone, p.commune_id) for p in patients]
+        + [(a.slot_id, a.patient_id, a.reason, a.on_behalf_of, a.start, a.status) for a in appointments]
+        + [(p.birth_name, p.first_names, p.birth_date, p.phone, p.commune_id, p.ald) for p in patients]
+        + [
+            (
+                r.patient_id,
+                r.source,
+                r.reason,
+                r.urgency,
+                r.status,
+                r.received_at,
+                r.first_contact_at,
+                r.oriented_at,
+                r.closed_at,
+                r.new_attending_doctor_id,
+                r.appointment_id,
+                r.contact_name,
+            )
+            for r in referrals
+        ]
+        + [(e.referral_id, e.at, e.from_status, e.to_status, e.reason) for e in events]
     )
 
 
@@ -434,7 +483,8 @@ def test_some_slots_of_the_first_two_weeks_are_booked(agenda: Session) -> None:
     booked = [s for s in early if s.status == SlotStatus.BUSY]
     assert 0.10 < len(booked) / len(early) < 0.20
     assert not agenda.exec(select(Slot).where(Slot.start >= two_weeks, Slot.status != SlotStatus.FREE)).all()
-    appointments = agenda.exec(select(Appointment)).all()
+    # The past consultations of the referrals hold no slot (the agenda has no past slots).
+    appointments = agenda.exec(select(Appointment).where(Appointment.slot_id.is_not(None))).all()
     assert {a.active_slot_id for a in appointments} == {s.id for s in booked}
     assert all(a.status == AppointmentStatus.BOOKED and a.slot_id == a.active_slot_id for a in appointments)
     coordinator = agenda.exec(select(User).where(User.email == "coordination@demo-cpts.fr")).one()
@@ -449,7 +499,7 @@ def test_some_slots_of_the_first_two_weeks_are_booked(agenda: Session) -> None:
 
 def test_demo_patients(agenda: Session) -> None:
     patients = agenda.exec(select(Patient)).all()
-    assert 20 <= len(patients) <= 40
+    assert 150 <= len(patients) <= 230  # thirty of the agenda, one or so per referral
     for p in patients:
         assert p.search_name == search_key(f"{p.birth_name} {p.first_names}")
         assert p.phone is not None and phonenumbers.is_valid_number(phonenumbers.parse(p.phone))
@@ -458,3 +508,144 @@ def test_demo_patients(agenda: Session) -> None:
         assert not (p.without_attending_doctor and p.attending_doctor_id is not None)
     assert any(p.ald for p in patients) and any(p.css for p in patients)
     assert any(p.without_attending_doctor for p in patients)
+
+
+# --- the orientation: referrals of the last three months, and the queue at AGENDA_NOW ------------
+
+HISTORY_START = AGENDA_NOW - timedelta(days=95)
+
+
+def _coordinator(session: Session) -> Actor:
+    user = session.exec(select(User).where(User.email == "coordination@demo-cpts.fr")).one()
+    assert user.id is not None
+    return Actor(user_id=user.id, role=Role(user.role), display_name=user.display_name)
+
+
+def test_demo_referrals_mix_sources_reasons_and_outcomes(agenda: Session) -> None:
+    referrals = agenda.exec(select(Referral)).all()
+    assert 120 <= len(referrals) <= 180
+    assert all(HISTORY_START <= r.received_at <= AGENDA_NOW for r in referrals)
+    sources = Counter(ReferralSource(r.source) for r in referrals)
+    assert {
+        ReferralSource.PHARMACIST,
+        ReferralSource.NURSE,
+        ReferralSource.EMERGENCY_DOCTOR,
+        ReferralSource.PATIENT_FORM,
+        ReferralSource.PATIENT_EMAIL,
+    } <= {source for source, count in sources.items() if count >= 5}
+    assert set(Counter(r.reason for r in referrals)) == set(ReferralReason)
+    assert set(Counter(r.urgency for r in referrals)) == set(Urgency)
+    statuses = Counter(ReferralStatus(r.status) for r in referrals)
+    assert statuses[ReferralStatus.CLOSED] > len(referrals) // 2
+    assert statuses[ReferralStatus.UNREACHABLE] >= 3 and statuses[ReferralStatus.REFUSED] >= 3
+    for referral in referrals:
+        if referral.status in TERMINAL_STATUSES:
+            assert referral.status_reason and referral.closed_at is not None
+    # The demo pharmacist's own account made some of them (her « mes demandes »).
+    pharmacist = agenda.exec(select(User).where(User.email == "pharmacie@demo-cpts.fr")).one()
+    assert sum(1 for r in referrals if r.referrer_user_id == pharmacist.id) >= 10
+
+
+def test_every_referral_has_its_steps_in_order(agenda: Session) -> None:
+    events: dict[int, list[ReferralEvent]] = {}
+    for event in agenda.exec(select(ReferralEvent).order_by(ReferralEvent.id)):
+        events.setdefault(event.referral_id, []).append(event)
+    attempts = Counter(a.referral_id for a in agenda.exec(select(ContactAttempt)))
+    for referral in agenda.exec(select(Referral)):
+        steps = events[referral.id]  # type: ignore[index]
+        assert steps[0].at == referral.received_at
+        assert steps[0].to_status in {ReferralStatus.RECEIVED.value, ReferralStatus.TO_QUALIFY.value}
+        assert [e.at for e in steps] == sorted(e.at for e in steps)
+        assert all(later.from_status == earlier.to_status for earlier, later in pairwise(steps))
+        assert steps[-1].to_status == referral.status and steps[-1].at <= AGENDA_NOW
+        moments = [referral.received_at, referral.qualified_at, referral.first_contact_at]
+        moments += [referral.oriented_at, referral.closed_at]
+        known = [m for m in moments if m is not None]
+        assert known == sorted(known)
+        if referral.first_contact_at is not None and referral.appointment_id is None:
+            assert attempts[referral.id] >= 1
+        if referral.source in {ReferralSource.PATIENT_FORM, ReferralSource.PATIENT_EMAIL}:
+            assert steps[0].to_status == ReferralStatus.TO_QUALIFY.value
+            assert (referral.patient_id is None) == (referral.status == ReferralStatus.TO_QUALIFY)
+
+
+def test_oriented_referrals_lead_to_consultations_or_a_medecin_traitant(agenda: Session) -> None:
+    referrals = agenda.exec(select(Referral).where(Referral.oriented_at.is_not(None))).all()
+    with_doctor = [r for r in referrals if r.new_attending_doctor_id is not None]
+    with_appointment = [r for r in referrals if r.appointment_id is not None]
+    assert len(with_doctor) >= 10 and len(with_appointment) >= 30
+    for referral in with_doctor:
+        patient = agenda.get(Patient, referral.patient_id)
+        doctor = agenda.get(Professional, referral.new_attending_doctor_id)
+        assert patient is not None and doctor is not None
+        assert patient.attending_doctor_id == doctor.id and not patient.without_attending_doctor
+        assert doctor.profession == Profession.GENERAL_PRACTITIONER and doctor.accepts_new_patients
+        assert doctor.new_patient_capacity >= 0
+    for referral in with_appointment:
+        appointment = agenda.get(Appointment, referral.appointment_id)
+        assert appointment is not None and appointment.patient_id == referral.patient_id
+        assert referral.oriented_at is not None and appointment.start > referral.oriented_at
+        if appointment.start < AGENDA_NOW:
+            assert appointment.slot_id is None
+            assert appointment.status in {AppointmentStatus.FULFILLED, AppointmentStatus.NOSHOW}
+        else:  # booked on a real slot of the agenda for the open queue
+            slot = agenda.get(Slot, appointment.slot_id)
+            assert slot is not None and slot.status == SlotStatus.BUSY
+            assert appointment.status == AppointmentStatus.BOOKED
+
+
+def test_referral_patients_are_varied(agenda: Session) -> None:
+    ids = {r.patient_id for r in agenda.exec(select(Referral)) if r.patient_id is not None}
+    patients = [agenda.get(Patient, i) for i in ids]
+    found_doctor = {r.patient_id for r in agenda.exec(select(Referral)) if r.new_attending_doctor_id}
+    without = [p for p in patients if p and (p.without_attending_doctor or p.id in found_doctor)]
+    assert 0.35 <= len(without) / len(patients) <= 0.75  # about half came without a médecin traitant
+    assert sum(1 for p in patients if p and p.ald) >= 20
+    assert all(any(getattr(p, flag) for p in patients if p) for flag in ("css", "ame", "handicap"))
+    older = [p for p in patients if p and (AGENDA_NOW.date() - p.birth_date).days >= 70 * 365.25]
+    assert len(older) >= 20
+
+
+def test_the_queue_at_now_holds_recent_and_overdue_referrals(agenda: Session) -> None:
+    try:
+        items, total = coordinator_queue(agenda, _coordinator(agenda), now=AGENDA_NOW, page_size=100)
+    finally:
+        agenda.rollback()  # the read's audit event is not kept in this shared session
+    assert len(OPEN_SCENARIOS) <= total <= 25
+    assert {item.status for item in items} >= {s.value for s in OPEN_STATUSES}
+    assert sum(1 for item in items if item.overdue) >= 3
+    assert sum(1 for item in items if item.status == ReferralStatus.TO_QUALIFY.value) >= 4
+    top = items[0]
+    assert any(part.startswith(("ALD", "70 ans")) for part in top.priority_parts)
+
+
+def test_emailed_referrals_keep_their_message_encrypted(agenda: Session) -> None:
+    referrals = agenda.exec(select(Referral).where(Referral.source == ReferralSource.PATIENT_EMAIL)).all()
+    assert len(referrals) >= 5
+    messages = {m.id: m for m in agenda.exec(select(InboundMessage))}
+    assert {r.inbound_message_id for r in referrals} == set(messages)
+    assert any(not m.parsed for m in messages.values())  # one unreadable message still landed
+    for message in messages.values():
+        assert b"Message-ID" not in message.sealed_raw
+        raw = crypto.open_sealed(message.sealed_raw, purpose=RAW_PURPOSE, record_id=str(message.id))
+        assert b"Message-ID: <demo-orientation-" in raw
+
+
+def test_indicators_are_computed_from_the_demo_events(agenda: Session) -> None:
+    today = AGENDA_NOW.astimezone(PARIS).date()
+    try:
+        figures = indicators(
+            agenda, _coordinator(agenda), date_from=today - timedelta(days=92), date_to=today
+        )
+    finally:
+        agenda.rollback()
+    assert figures.received == len(agenda.exec(select(Referral)).all())
+    assert figures.first_contact_median_hours is not None and 1 < figures.first_contact_median_hours < 48
+    assert figures.first_contact_within_48h_share is not None
+    assert 0.6 < figures.first_contact_within_48h_share < 1  # some misses of the 48 h commitment
+    assert figures.appointment_median_hours is not None and figures.appointment_median_hours > 0
+    assert figures.half_day_needs > 0 and 0 < figures.half_day_served < figures.half_day_needs
+    assert figures.attending_doctor_found >= 10
+    assert figures.capacity_use_share is not None and 0 < figures.capacity_use_share < 1
+    assert all(count > 0 for _, count in figures.by_reason)
+    assert sum(received for _, received, _ in figures.by_week) == figures.received

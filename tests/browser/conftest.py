@@ -52,6 +52,7 @@ def app_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def base_url(app_data_dir: Path) -> Iterator[str]:
     env = os.environ | {
         "CPTS_DATA_DIR": str(app_data_dir),
+        "CPTS_SECRETS_DIR": str(app_data_dir.parent / "secrets"),
         "CPTS_DEMO": "true",
         "CPTS_PUBLIC_URL": f"http://localhost:{PORT}",
         "CPTS_DATABASE_URL": "",

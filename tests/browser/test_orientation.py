@@ -105,3 +105,18 @@ def test_public_self_signal_needs_no_account_and_refuses_bad_input(page: Page, a
     with Session(app_engine) as s:
         created = [r for r in s.exec(select(Referral)).all() if "public-essai" in r.contact_name.lower()]
         assert len(created) == 1 and created[0].status == ReferralStatus.TO_QUALIFY
+
+
+def test_indicators_page_shows_figures_from_the_demo_events_and_exports_csv(page: Page) -> None:
+    sign_in(page, *COORDINATOR)
+    page.goto("/indicateurs")
+    cards = page.locator(".indicateur")
+    expect(cards.first).to_be_visible()
+    received = cards.filter(has_text="Demandes reçues").locator("h1, h2, h3, h4, .rt-Heading").first
+    expect(received).to_have_text(re.compile(r"^[1-9]\d*$"))
+    expect(cards.filter(has_text="Délai médian de premier contact")).to_contain_text(" h")
+    expect(page.locator("#graphique-semaines .recharts-surface").first).to_be_visible()
+    with page.expect_download() as download_info:
+        page.click("#export-csv")
+    content = download_info.value.path().read_bytes().decode("utf-8-sig")
+    assert ";" in content and "reçues" in content.lower()
