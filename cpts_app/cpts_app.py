@@ -18,6 +18,7 @@ from cpts_app.pages.directory import directory_page, professional_page
 from cpts_app.pages.find_slot import find_slot_page
 from cpts_app.pages.indicators import indicators_page
 from cpts_app.pages.orientation import my_referrals_page, new_referral_page, queue_page, referral_detail_page
+from cpts_app.pages.patient_merge import patient_merge_page
 from cpts_app.pages.self_signal import self_signal_page
 from cpts_app.pages.signin import signin_page
 from cpts_app.pages.waiting_list import waiting_list_page
@@ -30,6 +31,7 @@ from cpts_app.state.capacity_board import CapacityBoardState
 from cpts_app.state.directory import DirectoryState
 from cpts_app.state.find_slot import FindSlotState
 from cpts_app.state.indicators import IndicatorsState
+from cpts_app.state.patient_merge import PatientMergeState
 from cpts_app.state.professional_card import ProfessionalCardState
 from cpts_app.state.referral_detail import ReferralDetailState
 from cpts_app.state.referral_queue import ReferralQueueState
@@ -169,3 +171,9 @@ app.add_page(
     on_load=ReferralDetailState.load,
 )
 app.add_page(indicators_page, route="/indicateurs", title="Indicateurs — CPTS", on_load=IndicatorsState.load)
+app.add_page(
+    patient_merge_page,
+    route="/patients/fusion",
+    title="Fusion de dossiers — CPTS",
+    on_load=PatientMergeState.load,
+)

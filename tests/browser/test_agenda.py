@@ -9,8 +9,9 @@ from playwright.sync_api import Browser, Page, expect
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from cpts_app.models.agenda import Appointment, AppointmentStatus, SlotStatus
+from cpts_app.models.agenda import Appointment, AppointmentStatus, Schedule, SlotStatus
 from cpts_app.models.agenda import Slot as SlotRow
+from cpts_app.models.directory import Commune
 from tests.browser.agenda_data import add_slot, demo_doctor, paris_day, paris_time
 from tests.browser.helpers import COORDINATOR, sign_in
 
@@ -42,9 +43,14 @@ def _book_from(page: Page, trigger, patient_name: str) -> None:
 
 def test_coordinator_finds_and_books_a_same_day_slot(page: Page, app_engine: Engine) -> None:
     doctor = demo_doctor(app_engine)
-    slot = add_slot(app_engine, doctor.id, minutes_from_now=40)
+    # Soon, in the doctor's own commune: among the earliest results whatever the hour of the run.
+    slot = add_slot(app_engine, doctor.id, minutes_from_now=3)
+    with Session(app_engine) as s:
+        commune = s.get(Commune, s.get(Schedule, slot.schedule_id).commune_id)
     sign_in(page, *COORDINATOR)
     page.goto("/agenda/trouver")
+    page.select_option("#filtre-commune", label=commune.name)
+    page.uncheck("#filtre-voisines")
     page.select_option("#filtre-profession", label="Médecin généraliste")
     page.select_option("#filtre-fenetre", value="48h")
     page.select_option("#filtre-type", label="Soins non programmés")

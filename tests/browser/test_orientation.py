@@ -120,3 +120,27 @@ def test_indicators_page_shows_figures_from_the_demo_events_and_exports_csv(page
         page.click("#export-csv")
     content = download_info.value.path().read_bytes().decode("utf-8-sig")
     assert ";" in content and "reçues" in content.lower()
+
+
+def test_coordinator_merges_two_records_of_the_same_patient(page: Page, app_engine: Engine) -> None:
+    from cpts_app.models.patient import Patient
+    from tests.browser.agenda_data import add_patient
+
+    first = add_patient(app_engine, "Doublon-Essai", "Rose")
+    second = add_patient(app_engine, "Doublon-Essai", "Rose")
+    sign_in(page, *COORDINATOR)
+    page.goto("/patients/fusion")
+    page.fill("input[name='recherche']", "doublon-essai rose")
+    page.get_by_role("button", name="Chercher").click()
+    rows = page.locator(".dossier-patient")
+    expect(rows).to_have_count(2)
+    page.click("#confirmer-fusion")
+    expect(page.locator("#erreur-fusion")).to_contain_text("Choisissez")
+    rows.nth(0).locator(".garder").click()
+    rows.nth(1).locator(".fusionner").click()
+    page.fill("input[name='motif']", "Même personne, dossier créé deux fois")
+    page.click("#confirmer-fusion")
+    expect(page.locator("#fusion-faite")).to_be_visible()
+    with Session(app_engine) as s:
+        remaining = [p for p in (s.get(Patient, first), s.get(Patient, second)) if p is not None]
+        assert len(remaining) == 1
