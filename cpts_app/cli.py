@@ -1,10 +1,10 @@
 """The ``cpts`` command: migrate the database, load the demo territory, create accounts, take in
-the patients' e-mails and rotate the master key.
+the patients' e-mails, e-mail the unread-message digests and rotate the master key.
 
 Why a CLI besides the web app: the first administrator must exist before anyone can sign in, and
-deployments migrate, seed, poll the mailbox (cron or a systemd timer) and rotate keys from
-scripts. It uses the settings' database (``CPTS_DATABASE_URL`` or ``CPTS_DATA_DIR``) and secrets
-folder (``CPTS_SECRETS_DIR``), like the app.
+deployments migrate, seed, poll the mailbox and send the digests (cron or a systemd timer) and
+rotate keys from scripts. It uses the settings' database (``CPTS_DATABASE_URL`` or
+``CPTS_DATA_DIR``) and secrets folder (``CPTS_SECRETS_DIR``), like the app.
 """
 
 from __future__ import annotations
@@ -15,25 +15,41 @@ import imaplib
 import ssl
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy import func
 from sqlalchemy.engine import make_url
 from sqlmodel import col, select
 
 from cpts_app import db
 from cpts_app.demo import DEMO_CREDENTIALS, DemoSummary, is_empty, load_demo
 from cpts_app.demo_orientation import referral_counts
-from cpts_app.models import InboundMessage, Profession, Professional, ReferralStatus, Role
+from cpts_app.models import (
+    InboundMessage,
+    Message,
+    MessageAttachment,
+    MessageAttachmentBlob,
+    Profession,
+    Professional,
+    ReferralStatus,
+    Role,
+)
 from cpts_app.services import audit, crypto
 from cpts_app.services.authentication import create_user
 from cpts_app.services.errors import ValidationFailed
 from cpts_app.services.labels import PROFESSION_LABELS, ROLE_LABELS
+from cpts_app.services.mailer import MailServerUnavailable
+from cpts_app.services.messaging import digest
 from cpts_app.services.orientation import email_intake
 from cpts_app.services.orientation.labels import STATUS_LABELS
 from cpts_app.settings import get_settings
 
 REWRAP_BATCH = 200
 """Sealed messages re-wrapped per transaction by ``rotate-key`` (each batch commits on its own)."""
+REWRAP_FILE_BATCH = 10
+"""Attachments re-wrapped per transaction: up to 10 MB each, so a batch stays within memory."""
+SMTP_NOT_CONFIGURED = "Aucun serveur SMTP configuré (CPTS_SMTP_HOST) : aucun résumé envoyé."
 IMAP_NOT_CONFIGURED = (
     "la boîte IMAP n'est pas configurée : définissez CPTS_IMAP_HOST, CPTS_IMAP_USER et "
     "CPTS_IMAP_PASSWORD (et au besoin CPTS_IMAP_PORT, CPTS_IMAP_FOLDER)."
@@ -114,6 +130,14 @@ def _parser() -> argparse.ArgumentParser:
         help="lire les messages non lus de la boîte IMAP (variables CPTS_IMAP_*)",
     )
     intake.set_defaults(handler=_intake)
+
+    digest_command = commands.add_parser(
+        "digest",
+        help="envoyer par courriel le résumé des messages non lus (sans leur contenu)",
+        add_help=False,
+    )
+    _add_help(digest_command)
+    digest_command.set_defaults(handler=_digest)
 
     rotate = commands.add_parser(
         "rotate-key",
@@ -279,43 +303,125 @@ def _intake(args: argparse.Namespace) -> int:
     return 1 if report.failed else 0
 
 
-def _rotate_key(_args: argparse.Namespace) -> int:
-    """A new master key, then every sealed message re-wrapped under it, one transaction per batch.
+def _digest(_args: argparse.Namespace) -> int:
+    """One pass of the unread-message digest; exit 2 when no SMTP server is configured."""
+    settings = get_settings()
+    if not settings.smtp_host.strip():
+        print(SMTP_NOT_CONFIGURED, file=sys.stderr)
+        return 2
+    db.migrate()
+    try:
+        sent = digest.send_digests(None, settings)
+    except MailServerUnavailable as exc:
+        print(f"Erreur : {exc.message}", file=sys.stderr)
+        return 1
+    print(f"{sent} courriel(s) de résumé envoyé(s).")
+    return 0
 
+
+@dataclass
+class _Rewrap:
+    """One kind of sealed column that ``rotate-key`` moves to the new key."""
+
+    label: str
+    """« Pièces jointes rechiffrées » in the report."""
+    item: str
+    """« pièce jointe n° », to name a record that failed."""
+    model: type
+    key: str
+    """The primary key attribute."""
+    column: str
+    batch: int = REWRAP_BATCH
+    rewrapped: int = 0
+    current: int = 0
+    failed: list[tuple[int, str]] = field(default_factory=list)
+
+
+def _rewrap_targets() -> list[_Rewrap]:
+    return [
+        _Rewrap(
+            "Messages reçus par courriel rechiffrés", "message reçu n°", InboundMessage, "id", "sealed_raw"
+        ),
+        _Rewrap("Messages de la messagerie rechiffrés", "message n°", Message, "id", "body"),
+        _Rewrap(
+            "Noms de pièces jointes rechiffrés",
+            "nom de la pièce jointe n°",
+            MessageAttachment,
+            "id",
+            "sealed_name",
+        ),
+        _Rewrap(
+            "Pièces jointes rechiffrées",
+            "pièce jointe n°",
+            MessageAttachmentBlob,
+            "attachment_id",
+            "content",
+            batch=REWRAP_FILE_BATCH,
+        ),
+    ]
+
+
+def _rewrap_all(target: _Rewrap, key_id: str) -> None:
+    """Re-wrap one column, one transaction per batch; empty values (deleted messages) are skipped."""
+    model, key = target.model, getattr(target.model, target.key)
+    column = getattr(model, target.column)
+    with db.session_scope() as session:
+        ids = list(
+            session.exec(
+                select(key).where(col(column).is_not(None), func.length(column) > 0).order_by(col(key))
+            ).all()
+        )
+    for start in range(0, len(ids), target.batch):
+        batch = ids[start : start + target.batch]
+        with db.session_scope(write=True) as session:
+            for row in session.exec(select(model).where(col(key).in_(batch))):
+                record_id = getattr(row, target.key)
+                blob = getattr(row, target.column)
+                try:
+                    if crypto.key_id_of(blob) == key_id:
+                        target.current += 1
+                        continue
+                    setattr(row, target.column, crypto.rewrap(blob))
+                except crypto.CryptoError as exc:
+                    target.failed.append((record_id, str(exc)))
+                    continue
+                session.add(row)
+                target.rewrapped += 1
+
+
+def _rotate_key(_args: argparse.Namespace) -> int:
+    """A new master key, then every sealed value re-wrapped under it, one transaction per batch.
+
+    Sealed values: e-mails received, message bodies, attachment names and attachment contents.
     Only the 48-byte wrapped data keys change (``crypto.rewrap``); a run that stops midway is
-    resumed by running the command again (the messages still under an old key are re-wrapped).
+    resumed by running the command again (the values still under an old key are re-wrapped).
     """
     db.migrate()
     key_id = crypto.rotate_master_key()
     print(f"Nouvelle clé maîtresse : {key_id}")
-    with db.session_scope() as session:
-        ids = list(session.exec(select(InboundMessage.id).order_by(col(InboundMessage.id))).all())
-    rewrapped, current, failed = 0, 0, []
-    for start in range(0, len(ids), REWRAP_BATCH):
-        batch = ids[start : start + REWRAP_BATCH]
-        with db.session_scope(write=True) as session:
-            for message in session.exec(select(InboundMessage).where(col(InboundMessage.id).in_(batch))):
-                try:
-                    if crypto.key_id_of(message.sealed_raw) == key_id:
-                        current += 1
-                        continue
-                    message.sealed_raw = crypto.rewrap(message.sealed_raw)
-                except crypto.CryptoError as exc:
-                    failed.append((message.id, str(exc)))
-                    continue
-                session.add(message)
-                rewrapped += 1
+    targets = _rewrap_targets()
+    for target in targets:
+        _rewrap_all(target, key_id)
+    rewrapped = sum(target.rewrapped for target in targets)
+    failed = [(target.item, record_id, error) for target in targets for record_id, error in target.failed]
     with db.session_scope() as session:
         audit.record(
             session,
             "crypto.rotate",
-            detail={"via": "cli", "key_id": key_id, "rewrapped": rewrapped, "failed": len(failed)},
+            detail={
+                "via": "cli",
+                "key_id": key_id,
+                "rewrapped": rewrapped,
+                "failed": len(failed),
+                "by_kind": {target.column: target.rewrapped for target in targets},
+            },
         )
-    print(f"  Messages reçus par courriel rechiffrés : {rewrapped}")
-    print(f"  Déjà sous la nouvelle clé : {current}")
+    for target in targets:
+        print(f"  {target.label} : {target.rewrapped}")
+    print(f"  Déjà sous la nouvelle clé : {sum(target.current for target in targets)}")
     print(f"  Illisibles (laissés tels quels) : {len(failed)}")
-    for message_id, error in failed:
-        print(f"    message n° {message_id} : {error}", file=sys.stderr)
+    for item, record_id, error in failed:
+        print(f"    {item} {record_id} : {error}", file=sys.stderr)
     return 1 if failed else 0
 
 

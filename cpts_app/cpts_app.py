@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 import reflex as rx
 
@@ -17,6 +18,7 @@ from cpts_app.pages.capacity_board import capacity_board_page
 from cpts_app.pages.directory import directory_page, professional_page
 from cpts_app.pages.find_slot import find_slot_page
 from cpts_app.pages.indicators import indicators_page
+from cpts_app.pages.messaging import messaging_page
 from cpts_app.pages.orientation import my_referrals_page, new_referral_page, queue_page, referral_detail_page
 from cpts_app.pages.patient_merge import patient_merge_page
 from cpts_app.pages.self_signal import self_signal_page
@@ -31,6 +33,8 @@ from cpts_app.state.capacity_board import CapacityBoardState
 from cpts_app.state.directory import DirectoryState
 from cpts_app.state.find_slot import FindSlotState
 from cpts_app.state.indicators import IndicatorsState
+from cpts_app.state.messaging import MessagingState
+from cpts_app.state.messaging_channel import bump_inboxes
 from cpts_app.state.patient_merge import PatientMergeState
 from cpts_app.state.professional_card import ProfessionalCardState
 from cpts_app.state.referral_detail import ReferralDetailState
@@ -56,10 +60,15 @@ class HomeState(SessionState):
         return rx.redirect("/annuaire")
 
 
+async def _notify_members(user_ids: Sequence[int]) -> None:
+    """Messages posted through the API reach the members' open browsers too."""
+    await bump_inboxes(app, user_ids)
+
+
 app = rx.App(
     html_lang="fr",
     stylesheets=["/styles.css"],
-    api_transformer=build_api(),
+    api_transformer=build_api(_notify_members),
     head_components=[rx.el.meta(name="robots", content="noindex")],
 )
 app.add_middleware(SessionGuard())
@@ -169,6 +178,9 @@ app.add_page(
     route="/orientation/demande",
     title="Demande d'orientation — CPTS",
     on_load=ReferralDetailState.load,
+)
+app.add_page(
+    messaging_page, route="/messagerie", title="Messagerie — CPTS", on_load=MessagingState.load
 )
 app.add_page(indicators_page, route="/indicateurs", title="Indicateurs — CPTS", on_load=IndicatorsState.load)
 app.add_page(

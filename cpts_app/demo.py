@@ -24,6 +24,7 @@ from sqlmodel import Session, select
 from stdnum import luhn
 
 from cpts_app.demo_agenda import AgendaSummary, agenda_summary, load_demo_agenda
+from cpts_app.demo_messaging import load_demo_messaging
 from cpts_app.demo_orientation import load_demo_referrals
 from cpts_app.demo_territory import (
     COMMUNES,
@@ -195,6 +196,7 @@ def _agenda(session: Session, now: datetime, *, load: bool) -> AgendaSummary:
     summary = load_demo_agenda(session, today=now.astimezone(PARIS).date(), now=now)
     if load_demo_referrals(session, now=now):
         summary = agenda_summary(session, created=summary.created)  # patients and bookings were added
+    load_demo_messaging(session, now=now)
     return summary
 
 

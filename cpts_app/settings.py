@@ -46,6 +46,16 @@ class Settings(BaseSettings):
     """Bearer token shared with the national SAS for GET /fhir/Slot; empty closes that API."""
     cookie_secure: bool = True
     """Chromium and Firefox accept Secure cookies on http://localhost, so this stays on in development."""
+    smtp_host: str = ""
+    """Mail server of the unread-message digest; empty: no digest is sent (``cpts digest`` says so)."""
+    smtp_port: int = 587
+    smtp_user: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_security: str = "starttls"
+    """``starttls`` (port 587), ``tls`` (implicit TLS, port 465) or ``none`` (local relay, tests)."""
+    smtp_sender: str = "messagerie@cpts.invalid"
+    attachment_max_bytes: int = 10 * 1024 * 1024
+    """Largest attachment accepted (PDF or image); larger files are refused before being stored."""
 
     @property
     def effective_database_url(self) -> str:

@@ -15,11 +15,16 @@ from cpts_app.demo import DEMO_CREDENTIALS
 from cpts_app.models import (
     AuditEvent,
     InboundMessage,
+    Message,
+    MessageAttachment,
+    MessageAttachmentBlob,
     Professional,
     Referral,
     ReferralSource,
     ReferralStatus,
     Territory,
+    ThreadKind,
+    ThreadMember,
     User,
 )
 from cpts_app.services import crypto
@@ -237,3 +242,134 @@ def test_rotate_key_rewraps_every_sealed_message(
         b"cli-test-0001" in crypto.open_sealed(b, purpose=RAW_PURPOSE, record_id=str(i))
         for i, b in after.items()
     )
+
+
+def _messaging_rows(engine) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    """A care team with an unread message (an hour old), a PDF attachment and a deleted message."""
+    from datetime import timedelta
+
+    from cpts_app.models.types import utcnow
+    from cpts_app.services.messaging import attachments
+    from tests.services.messaging import rows
+    from tests.services.messaging.test_attachments import pdf_bytes
+
+    with Session(engine, expire_on_commit=False) as session:
+        nurse = rows.person(session, "Hélène Durand", email="helene.durand@example.fr")
+        doctor = rows.person(session, "Paul Roux", email="paul.roux@example.fr")
+        care = rows.thread(session, ThreadKind.PATIENT, doctor, patient_row=rows.patient(session))
+        rows.member(session, care, nurse)
+        rows.member(session, care, doctor)
+        draft = attachments.stage_attachment(session, doctor, care.id or 0, "bilan.pdf", pdf_bytes())
+        message = rows.message(session, care, doctor, "Bilan joint", created_at=utcnow() - timedelta(hours=1))
+        attachments.claim_drafts(session, doctor, care.id or 0, message.id or 0, [draft.id])
+        gone = rows.message(session, care, doctor, "Supprimé", created_at=utcnow() - timedelta(hours=1))
+        gone.body, gone.deleted_at = None, utcnow()
+        session.add(gone)
+        session.commit()
+        return {"thread": care.id or 0, "message": message.id or 0, "attachment": draft.id}
+
+
+def test_digest_without_smtp_server(
+    cli_database: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CPTS_SMTP_HOST", "")
+    settings.get_settings.cache_clear()
+    assert main(["digest"]) == 2
+    assert "Aucun serveur SMTP configuré (CPTS_SMTP_HOST) : aucun résumé envoyé." in capsys.readouterr().err
+
+
+def test_digest_sends_through_the_configured_server(
+    cli_database: str, engine, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.smtp_server import free_port, smtp_server
+
+    _messaging_rows(engine)
+    with smtp_server() as (inbox, port):
+        monkeypatch.setenv("CPTS_SMTP_HOST", "127.0.0.1")
+        monkeypatch.setenv("CPTS_SMTP_PORT", str(port))
+        monkeypatch.setenv("CPTS_SMTP_SECURITY", "none")
+        monkeypatch.setenv("CPTS_PUBLIC_URL", "https://cpts.example.fr")
+        settings.get_settings.cache_clear()
+        assert main(["digest"]) == 0
+        assert capsys.readouterr().out.strip() == "1 courriel(s) de résumé envoyé(s)."
+        (mail,) = inbox.received
+        assert mail.rcpt_tos == ["helene.durand@example.fr"]
+        assert "https://cpts.example.fr/messagerie" in mail.text and "Bilan" not in mail.text
+        assert main(["digest"]) == 0
+        assert capsys.readouterr().out.strip() == "0 courriel(s) de résumé envoyé(s)."
+
+    monkeypatch.setenv("CPTS_SMTP_PORT", str(free_port()))
+    settings.get_settings.cache_clear()
+    assert main(["digest"]) == 0  # nothing left to announce: the server is not even contacted
+    with Session(engine) as session:  # announce the message again: now the server is down
+        for member in session.exec(select(ThreadMember)).all():
+            member.digest_through_message_id = 0
+            session.add(member)
+        session.commit()
+    assert main(["digest"]) == 1
+    assert "injoignable" in capsys.readouterr().err
+
+
+def test_rotate_key_rewraps_messages_and_attachments(
+    cli_database: str, engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cpts_app.services.messaging import attachments
+
+    ids = _messaging_rows(engine)
+    with Session(engine) as session:
+        before_body = session.get(Message, ids["message"]).body  # type: ignore[union-attr]
+        before_blob = session.get(MessageAttachmentBlob, ids["attachment"]).content  # type: ignore[union-attr]
+    assert before_body is not None
+    old_key = crypto.key_id_of(before_body)
+
+    assert main(["rotate-key"]) == 0
+    out = capsys.readouterr().out
+    new_key = out.split("Nouvelle clé maîtresse : ", 1)[1].split()[0]
+    assert new_key != old_key
+    assert "Messages de la messagerie rechiffrés : 1" in out  # the deleted message has no body
+    assert "Noms de pièces jointes rechiffrés : 1" in out
+    assert "Pièces jointes rechiffrées : 1" in out
+    assert "Illisibles (laissés tels quels) : 0" in out
+
+    t, m, a = ids["thread"], ids["message"], ids["attachment"]
+    with Session(engine) as session:
+        message = session.get(Message, m)
+        row = session.get(MessageAttachment, a)
+        blob = session.get(MessageAttachmentBlob, a)
+        assert message and message.body and row and blob
+        for sealed in (message.body, row.sealed_name, blob.content):
+            assert crypto.key_id_of(sealed) == new_key
+        assert crypto.open_text(
+            message.body, purpose="message.body", record_id=f"thread-{t}/message-{m}"
+        ) == ("Bilan joint")
+        assert blob.content[-200:] == before_blob[-200:]  # only the wrapped key changed
+        assert attachments.attachment_views(session, [m])[m][0].name == "bilan.pdf"
+        record_id = f"thread-{t}/message-{m}/attachment-{a}"
+        assert crypto.open_sealed(blob.content, purpose="message.attachment", record_id=record_id).startswith(
+            b"%PDF"
+        )
+        event = session.exec(select(AuditEvent).where(AuditEvent.action == "crypto.rotate")).one()
+        assert '"content": 1' in event.detail
+
+    # Running it again rotates again and moves everything once more.
+    assert main(["rotate-key"]) == 0
+    assert "Pièces jointes rechiffrées : 1" in capsys.readouterr().out
+
+
+def test_rotate_key_reports_an_unreadable_attachment(
+    cli_database: str, engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ids = _messaging_rows(engine)
+    with Session(engine) as session:
+        blob = session.get(MessageAttachmentBlob, ids["attachment"])
+        assert blob is not None
+        sealed = bytearray(blob.content)
+        sealed[30] ^= 0xFF  # inside the wrapped data key
+        blob.content = bytes(sealed)
+        session.add(blob)
+        session.commit()
+    assert main(["rotate-key"]) == 1
+    captured = capsys.readouterr()
+    assert "Illisibles (laissés tels quels) : 1" in captured.out
+    assert f"pièce jointe n° {ids['attachment']}" in captured.err
+    assert "Messages de la messagerie rechiffrés : 1" in captured.out

@@ -5,6 +5,8 @@ from __future__ import annotations
 import reflex as rx
 
 from cpts_app.components.native_form import native_form
+from cpts_app.state.messaging_channel import on_inbox_change
+from cpts_app.state.messaging_nav import MessagingNavState
 from cpts_app.state.session import SessionState
 
 APP_TITLE = "CPTS — Coordination des soins"
@@ -18,6 +20,34 @@ def _nav_link(label: str, href: str, icon: str) -> rx.Component:
         color_scheme="gray",
         high_contrast=True,
         underline="none",
+    )
+
+
+def _messaging_link() -> rx.Component:
+    """« Messagerie » with the unread count, live (the inbox channel re-counts at each change)."""
+    return rx.link(
+        rx.hstack(
+            rx.icon("messages-square", size=16),
+            rx.text("Messagerie"),
+            rx.cond(
+                MessagingNavState.unread_total > 0,
+                rx.badge(
+                    MessagingNavState.unread_total,
+                    color_scheme=rx.cond(MessagingNavState.unread_mentions > 0, "red", "teal"),
+                    variant="solid",
+                    radius="full",
+                    id="badge-non-lus",
+                    aria_label=MessagingNavState.unread_total.to_string() + " message(s) non lu(s)",
+                ),
+            ),
+            spacing="2",
+            align="center",
+        ),
+        href="/messagerie",
+        color_scheme="gray",
+        high_contrast=True,
+        underline="none",
+        id="lien-messagerie",
     )
 
 
@@ -43,6 +73,7 @@ def header() -> rx.Component:
                 _nav_link("Annuaire", "/annuaire", "book-user"),
                 _nav_link("Trouver un créneau", "/agenda/trouver", "calendar-search"),
                 _nav_link("Agenda", "/agenda/professionnel", "calendar-days"),
+                _messaging_link(),
                 rx.cond(
                     SessionState.can_view_capacity, _nav_link("Capacité SNP", "/agenda/capacite", "gauge")
                 ),
@@ -94,6 +125,10 @@ def header() -> rx.Component:
 def page_frame(*children: rx.Component, title: str) -> rx.Component:
     """A signed-in page: the header, then the page's heading and content."""
     return rx.box(
+        # At the top of the page, not inside the header's link: a keyed element nested in a
+        # memoised parent was not re-mounted when the counter moved.
+        rx.box(on_mount=MessagingNavState.load_badge, display="none"),
+        on_inbox_change(MessagingNavState.refresh_badge),
         header(),
         rx.box(
             rx.heading(title, size="7", margin_bottom="0.75em", as_="h1"),

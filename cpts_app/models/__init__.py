@@ -29,6 +29,16 @@ from cpts_app.models.directory import (
     StructureKind,
     Territory,
 )
+from cpts_app.models.messaging import (
+    Message,
+    MessageAttachment,
+    MessageAttachmentBlob,
+    MessageMention,
+    MessageSearchToken,
+    MessageThread,
+    ThreadKind,
+    ThreadMember,
+)
 from cpts_app.models.orientation import (
     ContactAttempt,
     InboundMessage,
@@ -57,6 +67,12 @@ __all__ = [
     "IdentityStatus",
     "InboundMessage",
     "LoginThrottle",
+    "Message",
+    "MessageAttachment",
+    "MessageAttachmentBlob",
+    "MessageMention",
+    "MessageSearchToken",
+    "MessageThread",
     "OrientationSettings",
     "Patient",
     "Profession",
@@ -78,6 +94,8 @@ __all__ = [
     "Structure",
     "StructureKind",
     "Territory",
+    "ThreadKind",
+    "ThreadMember",
     "Tour",
     "TourStop",
     "Urgency",

@@ -31,6 +31,10 @@ class Permission(StrEnum):
     CREATE_PATIENT = "patient.create"
     SEE_ALL_PATIENT_NAMES = "patient.names.all"
     """See who is booked on any slot (coordination); others see names on their own slots only."""
+    USE_MESSAGING = "messaging.use"
+    """Read and write in the threads one belongs to; start a direct conversation."""
+    COORDINATE_MESSAGING = "messaging.coordinate"
+    """Read every patient thread, form care teams, create channels, broadcast."""
 
 
 _CARE = frozenset(
@@ -40,6 +44,7 @@ _CARE = frozenset(
         Permission.BOOK_APPOINTMENT,
         Permission.READ_PATIENT,
         Permission.CREATE_PATIENT,
+        Permission.USE_MESSAGING,
     }
 )
 
@@ -51,6 +56,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         Permission.MANAGE_ANY_AVAILABILITY,
         Permission.VIEW_CAPACITY_BOARD,
         Permission.SEE_ALL_PATIENT_NAMES,
+        Permission.COORDINATE_MESSAGING,
     },
     Role.PROFESSIONAL: _CARE | {Permission.MANAGE_OWN_AVAILABILITY},
     Role.SECRETARIAT: _CARE
