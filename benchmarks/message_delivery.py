@@ -7,10 +7,11 @@ Against a running instance (one worker, or several with Redis: same command). ``
 team channel (created here: « Banc de messagerie », ``N`` accounts banc-msg-<i>@banc.invalid) each
 open ``/messagerie?fil=<channel>`` as one signed-in tab (``benchmarks.reflex_clients``); the
 coordinator's tab posts ``--posts`` messages through the composer's event (the real path: seal,
-commit, then one inbox bump per member). Each receiving tab does what the page does when its
-inbox counter moves (runs ``MessagingState.on_inbox_change``), and the latency is the arrival of
-the thread delta holding the new message at that tab − the moment the post left the poster's tab:
-« post → visible in the other members' state ». Memory: the app's processes (USS) before and
+commit, then one notice per member on the inbox bus). Each member tab's inbox listener (started
+by the page's ``on_load``, as in a browser) wakes, re-reads the thread and the server pushes the
+delta: the tabs send nothing. Latency = the arrival of the thread delta holding the new message at
+that tab − the moment the post left the poster's tab: « post → visible in the other members'
+state ». Memory: the app's processes (USS) before and
 after the tabs connected, divided by the number of tabs.
 
 Writes accounts, a channel and messages into the instance's database: demo or test instances only.
@@ -30,7 +31,6 @@ from benchmarks.machine import describe, percentile
 from benchmarks.reflex_clients import (
     Delta,
     MemorySampler,
-    ReflexClient,
     ReflexClients,
     app_processes,
     create_sessions,
@@ -45,7 +45,6 @@ from cpts_app.services.passwords import hash_password
 from cpts_app.services.permissions import Actor
 from cpts_app.settings import get_settings
 from cpts_app.state.messaging import MessagingState
-from cpts_app.state.messaging_channel import InboxChannel
 
 MIB = 1024 * 1024
 CHANNEL = "Banc de messagerie"
@@ -122,12 +121,6 @@ async def _run(args: argparse.Namespace) -> None:
     except LookupError:
         processes = []
 
-    def react(client: ReflexClient, delta: Delta):
-        """The page's hidden box re-mounts when the inbox counter moves: it reloads the thread."""
-        if delta.has(InboxChannel, "version"):
-            return client.send(MessagingState.on_inbox_change)
-        return None
-
     print(f"machine: {describe()}")
     print(f"instance: {args.url}, {args.clients} member tabs + 1 poster tab, {args.posts} posts")
     before = tree_memory(processes, uss=True) if processes else None
@@ -135,7 +128,6 @@ async def _run(args: argparse.Namespace) -> None:
         args.url,
         tokens,
         f"/messagerie?fil={channel_id}",
-        reaction=react,
         concurrency=args.concurrency,
     )
     receivers = range(1, len(tokens))

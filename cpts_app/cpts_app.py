@@ -32,9 +32,10 @@ from cpts_app.state.availability import AvailabilityState
 from cpts_app.state.capacity_board import CapacityBoardState
 from cpts_app.state.directory import DirectoryState
 from cpts_app.state.find_slot import FindSlotState
+from cpts_app.state.inbox import announce
+from cpts_app.state.inbox_listener import InboxListenerState
 from cpts_app.state.indicators import IndicatorsState
 from cpts_app.state.messaging import MessagingState
-from cpts_app.state.messaging_channel import bump_inboxes
 from cpts_app.state.patient_merge import PatientMergeState
 from cpts_app.state.professional_card import ProfessionalCardState
 from cpts_app.state.referral_detail import ReferralDetailState
@@ -60,9 +61,9 @@ class HomeState(SessionState):
         return rx.redirect("/annuaire")
 
 
-async def _notify_members(user_ids: Sequence[int]) -> None:
+async def _notify_members(user_ids: Sequence[int], thread_id: int) -> None:
     """Messages posted through the API reach the members' open browsers too."""
-    await bump_inboxes(app, user_ids)
+    await announce(user_ids, thread_id)
 
 
 app = rx.App(
@@ -74,116 +75,125 @@ app = rx.App(
 app.add_middleware(SessionGuard())
 
 
+def add_page(component, *, route: str, title: str, on_load, public: bool = False) -> None:
+    """Every signed-in page also starts the tab's inbox listener (badge and messages stay live).
+
+    Public pages do not: the session guard sends sign-in-less events of signed-in states to the
+    sign-in page.
+    """
+    events = [on_load] if public else [on_load, InboxListenerState.listen]
+    app.add_page(component, route=route, title=title, on_load=events)
+
+
 @app.register_lifespan_task
 async def apply_migrations() -> None:
     """Bring the schema up to date when the backend starts (before the first request is served)."""
     await asyncio.to_thread(migrate)
 
 
-app.add_page(signin_page, route="/connexion", title="Connexion — CPTS", on_load=SignInState.load)
-app.add_page(index, route="/", title="CPTS", on_load=HomeState.go)
-app.add_page(directory_page, route="/annuaire", title="Annuaire — CPTS", on_load=DirectoryState.load)
-app.add_page(
+add_page(signin_page, route="/connexion", title="Connexion — CPTS", on_load=SignInState.load, public=True)
+add_page(index, route="/", title="CPTS", on_load=HomeState.go, public=True)
+add_page(directory_page, route="/annuaire", title="Annuaire — CPTS", on_load=DirectoryState.load)
+add_page(
     professional_page,
     route="/annuaire/professionnel",
     title="Fiche professionnel — CPTS",
     on_load=ProfessionalCardState.load,
 )
-app.add_page(
+add_page(
     admin_professional_page,
     route="/admin/professionnels/nouveau",
     title="Nouveau professionnel — CPTS",
     on_load=AdminProfessionalState.load,
 )
-app.add_page(
+add_page(
     admin_professional_page,
     route="/admin/professionnels/modifier",
     title="Modifier un professionnel — CPTS",
     on_load=AdminProfessionalState.load,
 )
-app.add_page(
+add_page(
     structures_list_page,
     route="/admin/structures",
     title="Structures — CPTS",
     on_load=AdminStructureState.load_list,
 )
-app.add_page(
+add_page(
     structure_form_page,
     route="/admin/structures/nouvelle",
     title="Nouvelle structure — CPTS",
     on_load=AdminStructureState.load_form,
 )
-app.add_page(
+add_page(
     structure_form_page,
     route="/admin/structures/modifier",
     title="Modifier une structure — CPTS",
     on_load=AdminStructureState.load_form,
 )
-app.add_page(
+add_page(
     find_slot_page, route="/agenda/trouver", title="Trouver un créneau — CPTS", on_load=FindSlotState.load
 )
-app.add_page(
+add_page(
     professional_agenda_page,
     route="/agenda/professionnel",
     title="Agenda — CPTS",
     on_load=AgendaViewState.load_professional,
 )
-app.add_page(
+add_page(
     structure_agenda_page,
     route="/agenda/structure",
     title="Agenda de la structure — CPTS",
     on_load=AgendaViewState.load_structure,
 )
-app.add_page(
+add_page(
     capacity_board_page,
     route="/agenda/capacite",
     title="Capacité SNP — CPTS",
     on_load=CapacityBoardState.load,
 )
-app.add_page(
+add_page(
     availability_page,
     route="/agenda/disponibilites",
     title="Disponibilités — CPTS",
     on_load=AvailabilityState.load,
 )
-app.add_page(
+add_page(
     audit_journal_page, route="/admin/journal", title="Journal d'audit — CPTS", on_load=AuditJournalState.load
 )
-app.add_page(
+add_page(
     waiting_list_page, route="/agenda/attente", title="Liste d'attente — CPTS", on_load=WaitingListState.load
 )
-app.add_page(
+add_page(
     self_signal_page,
     route="/signalement",
     title="Je n'ai pas de médecin traitant — CPTS",
     on_load=SelfSignalState.load,
+    public=True,
 )
-app.add_page(
+add_page(
     new_referral_page,
     route="/orientation/nouvelle",
     title="Orienter un patient — CPTS",
     on_load=NewReferralState.load,
 )
-app.add_page(
+add_page(
     my_referrals_page,
     route="/orientation/mes-demandes",
     title="Mes demandes — CPTS",
     on_load=MyReferralsState.load,
 )
-app.add_page(
+add_page(
     queue_page, route="/orientation/file", title="File d'orientation — CPTS", on_load=ReferralQueueState.load
 )
-app.add_page(
+add_page(
     referral_detail_page,
     route="/orientation/demande",
     title="Demande d'orientation — CPTS",
     on_load=ReferralDetailState.load,
 )
-app.add_page(
-    messaging_page, route="/messagerie", title="Messagerie — CPTS", on_load=MessagingState.load
-)
-app.add_page(indicators_page, route="/indicateurs", title="Indicateurs — CPTS", on_load=IndicatorsState.load)
-app.add_page(
+add_page(messaging_page, route="/messagerie", title="Messagerie — CPTS", on_load=MessagingState.load)
+add_page(indicators_page, route="/indicateurs", title="Indicateurs — CPTS", on_load=IndicatorsState.load)
+add_page(
     patient_merge_page,
     route="/patients/fusion",
     title="Fusion de dossiers — CPTS",

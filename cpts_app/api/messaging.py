@@ -28,8 +28,8 @@ from cpts_app.services.permissions import Actor
 from cpts_app.services.session_token import token_from_cookie_header
 from cpts_app.settings import get_settings
 
-Notifier = Callable[[Sequence[int]], Awaitable[None]]
-"""Tells the members' open browsers that their threads changed (ids only)."""
+Notifier = Callable[[Sequence[int], int], Awaitable[None]]
+"""Tells the members' open browsers that a thread changed (user ids and the thread id only)."""
 
 MAX_JSON_BYTES = 64 * 1024
 SESSION_EXPIRED = "Session absente ou expirée : reconnectez-vous."
@@ -155,7 +155,7 @@ def make_post_message(notify: Notifier | None) -> Callable[[Request], Awaitable[
             request, lambda s, actor: messages.post_message(s, actor, thread_id, text), write=True
         )
         if notify is not None:
-            await notify(posted.recipient_user_ids)
+            await notify(posted.recipient_user_ids, posted.thread_id)
         return _answer({"id": posted.message_id, "fil": posted.thread_id}, 201)
 
     return post_message

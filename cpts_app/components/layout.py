@@ -5,7 +5,6 @@ from __future__ import annotations
 import reflex as rx
 
 from cpts_app.components.native_form import native_form
-from cpts_app.state.messaging_channel import on_inbox_change
 from cpts_app.state.messaging_nav import MessagingNavState
 from cpts_app.state.session import SessionState
 
@@ -125,10 +124,8 @@ def header() -> rx.Component:
 def page_frame(*children: rx.Component, title: str) -> rx.Component:
     """A signed-in page: the header, then the page's heading and content."""
     return rx.box(
-        # At the top of the page, not inside the header's link: a keyed element nested in a
-        # memoised parent was not re-mounted when the counter moved.
+        # The badge's first count; the page's inbox listener (every on_load) keeps it live.
         rx.box(on_mount=MessagingNavState.load_badge, display="none"),
-        on_inbox_change(MessagingNavState.refresh_badge),
         header(),
         rx.box(
             rx.heading(title, size="7", margin_bottom="0.75em", as_="h1"),

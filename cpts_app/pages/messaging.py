@@ -11,7 +11,6 @@ import reflex as rx
 from cpts_app.components.layout import page_frame
 from cpts_app.components.messaging_dialogs import add_member_dialog, new_conversation_dialogs
 from cpts_app.state.messaging import MessagingState
-from cpts_app.state.messaging_channel import on_inbox_change
 
 KIND_ICONS = {"patient": "heart-handshake", "channel": "hash", "direct": "user", "broadcast": "megaphone"}
 
@@ -441,7 +440,6 @@ def _thread_view() -> rx.Component:
 
 def messaging_page() -> rx.Component:
     return page_frame(
-        on_inbox_change(MessagingState.on_inbox_change),
         rx.grid(
             rx.box(_sidebar(), min_width="0"),
             rx.box(_thread_view(), min_width="0"),

@@ -236,8 +236,13 @@ def resolve_session(
     ip: str | None = None,
     settings: Settings | None = None,
     now: datetime | None = None,
+    touch: bool = True,
 ) -> Actor | None:
-    """The actor behind a session token, or None when it is unknown, revoked or expired."""
+    """The actor behind a session token, or None when it is unknown, revoked or expired.
+
+    ``touch=False`` for what the server does on its own (a live update pushed to an open tab):
+    it checks the session without counting as the user's activity, so an idle tab still expires.
+    """
     user_session = _find_session(session, token)
     if user_session is None or user_session.revoked_at is not None:
         return None
@@ -249,7 +254,7 @@ def resolve_session(
         user_session.revoked_at = now
         session.flush()
         return None
-    if now - user_session.last_seen_at >= LAST_SEEN_RESOLUTION:
+    if touch and now - user_session.last_seen_at >= LAST_SEEN_RESOLUTION:
         user_session.last_seen_at = now
         session.flush()
     return _actor_for(user, ip)

@@ -1,27 +1,31 @@
 """The messaging screen: the user's threads, one open thread, the composer and the search.
 
-Why some vars are never persisted: with several workers the state is pickled into Redis in clear
-(REFLEX_NOTES), and decrypted messages, patient names and search excerpts must not sit there.
-``__getstate__`` blanks them; every handler that shows them reloads them from the services, so a
-state restored from Redis simply reloads the window it shows. The composer's text is never a var:
-the text area is uncontrolled and its value arrives only with the submit event.
+Why some vars are sealed when persisted: with several workers the state is pickled into Redis in
+clear (REFLEX_NOTES), and decrypted messages, patient names and search excerpts must not sit
+there. ``__getstate__`` blanks them and stores them as one AES-GCM envelope under the master key
+(which Redis never sees); ``__setstate__`` opens it. If it does not open (a rotated key, an altered
+value), the vars stay blank and the handlers reload them from the services. The composer's text is
+never a var: the text area is uncontrolled and its value arrives only with the submit event.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import Any
 
 import reflex as rx
+from reflex.utils import format
 
 from cpts_app.services.agenda.clock import moment_label as paris_label
+from cpts_app.services.crypto import CryptoError, open_text, seal_text
 from cpts_app.services.errors import DomainError, ValidationFailed
 from cpts_app.services.messaging import attachments, messages, search, threads
 from cpts_app.services.messaging.care_team import ROLE_LABELS
-from cpts_app.services.messaging.views import MessageView, ThreadSummary
+from cpts_app.services.messaging.views import MessageView, ThreadPage, ThreadSummary
 from cpts_app.services.permissions import Actor, Permission, has_permission
 from cpts_app.settings import get_settings
-from cpts_app.state.messaging_channel import announce_to_members, link_inbox
+from cpts_app.state.inbox import announce
 from cpts_app.state.service_call import run_service
 from cpts_app.state.session import SessionState, sign_in_redirect
 
@@ -39,8 +43,9 @@ KIND_FILTERS = [
     ["direct", "Privés"],
     ["broadcast", "Annonces"],
 ]
+SEALED_STATE_PURPOSE = "etat-messagerie"
 EPHEMERAL = ("threads", "thread", "rows", "members", "hits", "drafts", "candidates", "patients")
-"""Vars holding decrypted text or patient names: never pickled (see the module docstring)."""
+"""Vars holding decrypted text or patient names: never pickled in clear (see the module docstring)."""
 
 
 def _size_label(size: int) -> str:
@@ -127,12 +132,34 @@ class MessagingState(SessionState):
     _team_stale: bool = True
     _active_members: int = 0
 
+    _sealed_view: bytes = b""
+    """Only in a pickled copy: the EPHEMERAL vars, sealed (see the module docstring)."""
+
     def __getstate__(self):
         fields = dict(super().__getstate__())
-        for name in EPHEMERAL:
-            if name in fields:
-                fields[name] = {} if name == "thread" else []
+        private = {name: fields[name] for name in EPHEMERAL if name in fields}
+        for name in private:
+            fields[name] = {} if name == "thread" else []
+        fields["_sealed_view"] = seal_text(
+            # Reflex's encoder: the vars may hold its own list and dict types.
+            format.json_dumps(private),
+            purpose=SEALED_STATE_PURPOSE,
+            record_id=self.get_full_name(),
+        )
         return fields
+
+    def __setstate__(self, state: dict[str, Any]):
+        sealed = state.pop("_sealed_view", b"")
+        super().__setstate__(state)
+        if not sealed:
+            return
+        try:
+            private = json.loads(
+                open_text(sealed, purpose=SEALED_STATE_PURPOSE, record_id=self.get_full_name())
+            )
+        except (CryptoError, ValueError):
+            return  # blank: the next handler reloads from the services
+        vars(self).update({name: value for name, value in private.items() if name in EPHEMERAL})
 
     # --- loading ---------------------------------------------------------------------------
 
@@ -148,7 +175,6 @@ class MessagingState(SessionState):
         actor = await self._signed_in()
         if actor is None:
             return sign_in_redirect(self.router.url.path)
-        await link_inbox(self, actor.user_id)
         raw = self.router.url.query_parameters.get("fil", "")
         self.error = self.compose_error = self.search_error = self.dialog_error = ""
         self.hits, self.search_done, self.rows, self.thread, self.members = [], False, [], {}, []
@@ -241,47 +267,88 @@ class MessagingState(SessionState):
             "manageable": self.can_coordinate_messaging and summary.kind in ("patient", "channel"),
         }
         if moved and self._active_members <= SMALL_TEAM:
-            await announce_to_members(self, moved, actor.user_id)
+            await announce(moved, thread_id)
 
-    @rx.event
-    async def on_inbox_change(self):
-        """Something changed in one of the user's threads: refresh the list and the open thread."""
-        actor = await self._signed_in()
-        if actor is None:
-            return None
+    async def threads_changed(self, actor: Actor, thread_ids: frozenset[int] | None) -> None:
+        """Called by the tab's inbox listener (not an event: the browser cannot call it).
+
+        ``thread_ids`` are the threads that changed (0: unknown, after a lost Redis link), None
+        for the catch-up when the listener starts. The list is re-read; the open thread only if
+        it is among them — a big channel's tab fetches just the new messages.
+        """
         await self._load_threads(actor)
-        if self.thread_id and not self.error:
-            if self.rows and self._active_members > SMALL_TEAM and not self._team_stale:
+        if not self.thread_id or self.error:
+            return
+        if thread_ids is None:
+            if self.rows:
                 await self._append_new(actor)
-            else:
-                await self._load_thread(actor)
-        return None
+            return
+        if self.thread_id not in thread_ids and 0 not in thread_ids:
+            return
+        if self.rows and self._active_members > SMALL_TEAM and not self._team_stale:
+            await self._append_new(actor)
+        else:
+            await self._load_thread(actor)
 
     async def _append_new(self, actor: Actor) -> None:
         """A big channel's tab: fetch only the messages after the last one shown (one decrypt each
         instead of the whole window), unless a shown message was deleted meanwhile."""
-        thread_id, last_seen, start = self.thread_id, self._last_seen, self._window_start
-        shown_alive = {int(r["id"]) for r in self.rows if not r["deleted"]}
-
-        def work(session):
-            page = messages.load_messages(session, actor, thread_id, after_id=last_seen, limit=MAX_WINDOW)
-            deleted = messages.deleted_since(session, thread_id, start)
-            return page, deleted
+        plan = (self.thread_id, self._last_seen, self._window_start)
 
         try:
-            page, deleted = await run_service(work, write=self.thread.get("kind") == "patient")
+            page, deleted = await run_service(
+                lambda s: messages.new_messages(s, actor, *plan), write=self.thread.get("kind") == "patient"
+            )
         except DomainError as error:
-            self.error, self.thread, self.rows, self.members = error.message, {}, [], []
+            self.show_refusal(error.message)
             return
-        if shown_alive & deleted:
+        last = self.append_new(page, deleted)
+        if last is None:
             await self._load_thread(actor)
-            return
+        elif last:
+            await run_service(lambda s: messages.mark_read(s, actor, plan[0], last), write=True)
+
+    # --- the inbox listener's quick path (big channels) ----------------------------------------
+
+    def quick_plan(self, thread_ids: frozenset[int] | None) -> tuple[int, int, int] | None:
+        """``(thread, last shown, first shown)`` when only the open thread of a big channel changed
+        and this tab holds its rows: the listener then reads just what follows, in the same
+        transaction as the session check, and marks it read after the delta left."""
+        if (
+            thread_ids != frozenset({self.thread_id})
+            or not self.thread_id
+            or self.error
+            or not self.rows
+            or self._team_stale
+            or self._active_members <= SMALL_TEAM
+        ):
+            return None
+        return self.thread_id, self._last_seen, self._window_start
+
+    @property
+    def quick_write(self) -> bool:
+        """Reading a patient thread writes its audit event."""
+        return self.thread.get("kind") == "patient"
+
+    def show_refusal(self, message: str) -> None:
+        self.error, self.thread, self.rows, self.members = message, {}, [], []
+
+    def append_new(self, page: ThreadPage, deleted: set[int]) -> int | None:
+        """Append what followed; the id to mark read (0: nothing new), None when a shown message
+        became a tombstone (the window must be reloaded)."""
+        if {int(r["id"]) for r in self.rows if not r["deleted"]} & deleted:
+            return None
         if not page.messages:
-            return
+            return 0
         self.rows = [*self.rows, *(_message_row(m) for m in page.messages)][-MAX_WINDOW:]
         self._last_seen = page.messages[-1].id
-        last = self._last_seen
-        await run_service(lambda s: messages.mark_read(s, actor, thread_id, last), write=True)
+        newest = page.messages[-1]
+        for index, row in enumerate(self.threads):
+            if row["id"] == self.thread_id:
+                moved = {**row, "when": paris_label(newest.created_at), "unread": 0, "mentions": 0}
+                self.threads = [moved, *self.threads[:index], *self.threads[index + 1 :]]
+                break
+        return self._last_seen
 
     @rx.event
     async def set_kind_filter(self, value: str | list[str]):
@@ -317,12 +384,18 @@ class MessagingState(SessionState):
 
     # --- writing ---------------------------------------------------------------------------
 
-    async def _changed(self, actor: Actor, recipients: tuple[int, ...] | list[int]) -> None:
-        """After a committed change: tell the members' tabs, then refresh this one."""
-        self._team_stale = True
-        await announce_to_members(self, recipients, actor.user_id)
+    async def _changed(
+        self, actor: Actor, recipients: tuple[int, ...] | list[int], *, team: bool = False
+    ) -> None:
+        """After a committed change: refresh this tab, then tell the members' tabs.
+
+        ``team``: the membership changed, so the member list is re-read too.
+        """
+        self._team_stale = self._team_stale or team
         await self._load_threads(actor)
         await self._load_thread(actor)
+        # Last: the members' tabs start re-reading once this one has finished its own reads.
+        await announce(recipients, self.thread_id)
 
     @rx.event
     async def send(self, form_data: dict[str, Any]):
@@ -542,7 +615,7 @@ class MessagingState(SessionState):
         thread_id, user_id = self.thread_id, actor.user_id
         done = await self._open(lambda s, a: threads.remove_member(s, a, thread_id, user_id) or user_id)
         if isinstance(done, int):
-            await self._changed(actor, [user_id])
+            await self._changed(actor, [user_id], team=True)
         return None
 
     @rx.event
@@ -582,7 +655,7 @@ class MessagingState(SessionState):
         if isinstance(done, int):
             actor = await self._actor()
             if actor is not None:
-                await self._changed(actor, [done, actor.user_id])
+                await self._changed(actor, [done, actor.user_id], team=True)
         return None
 
     @rx.event
@@ -595,7 +668,7 @@ class MessagingState(SessionState):
         )
         actor = await self._actor()
         if isinstance(done, int) and actor is not None:
-            await self._changed(actor, [done, actor.user_id])
+            await self._changed(actor, [done, actor.user_id], team=True)
         return None
 
     @rx.event
@@ -619,9 +692,7 @@ class MessagingState(SessionState):
 
         result = await self._open(work)
         if isinstance(result, tuple):
-            actor = await self._actor()
-            if actor is not None:
-                await announce_to_members(self, result[1], actor.user_id)
+            await announce(result[1], result[0])
             return rx.redirect(f"{PAGE}?fil={result[0]}")
         return result
 

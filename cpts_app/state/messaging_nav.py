@@ -1,11 +1,11 @@
-"""The unread badge of the navigation, kept live by the user's inbox channel."""
+"""The unread badge of the navigation, kept live by the tab's inbox listener."""
 
 from __future__ import annotations
 
 import reflex as rx
 
 from cpts_app.services.messaging import threads
-from cpts_app.state.messaging_channel import link_inbox
+from cpts_app.services.permissions import Actor
 from cpts_app.state.service_call import run_service
 from cpts_app.state.session import SessionState
 
@@ -18,18 +18,13 @@ class MessagingNavState(SessionState):
 
     @rx.event
     async def load_badge(self):
-        """Mount of the header: subscribe this tab to its user's inbox, then count."""
+        """Mount of the header: count (the page's inbox listener keeps it live afterwards)."""
         actor = await self._actor()
         if actor is None:
             return None
-        await link_inbox(self, actor.user_id)
-        return await self.refresh_badge()
+        await self.recount(actor)
+        return None
 
-    @rx.event
-    async def refresh_badge(self):
-        actor = await self._actor()
-        if actor is None:
-            return None
+    async def recount(self, actor: Actor) -> None:
         summary = await run_service(lambda s: threads.unread_counts(s, actor))
         self.unread_total, self.unread_mentions = summary.total, summary.mentions
-        return None

@@ -26,12 +26,17 @@ def client_ip(headers: dict[str, str] | object) -> str | None:
     return raw.get("asgi-scope-client") if hasattr(raw, "get") else None
 
 
-async def resolve_actor(cookie_header: str | None, ip: str | None) -> Actor | None:
-    """The Actor of a session cookie, or None (expired, revoked, unknown)."""
+async def resolve_actor(cookie_header: str | None, ip: str | None, *, touch: bool = True) -> Actor | None:
+    """The Actor of a session cookie, or None (expired, revoked, unknown).
+
+    ``touch=False``: a check made by the server on its own, not the user's activity.
+    """
     token = token_from_cookie_header(cookie_header)
     if token is None:
         return None
-    return await run_service(lambda session: authentication.resolve_session(session, token, ip=ip))
+    return await run_service(
+        lambda session: authentication.resolve_session(session, token, ip=ip, touch=touch)
+    )
 
 
 def sign_in_redirect(path: str) -> rx.event.EventSpec:
@@ -52,8 +57,8 @@ class SessionState(rx.State):
     can_refer: bool = False
     can_manage_availability: bool = False
 
-    async def _actor(self) -> Actor | None:
-        return await resolve_actor(self.router.headers.cookie, client_ip(self.router.headers))
+    async def _actor(self, *, touch: bool = True) -> Actor | None:
+        return await resolve_actor(self.router.headers.cookie, client_ip(self.router.headers), touch=touch)
 
     def _show_actor(self, actor: Actor) -> None:
         self.user_name = actor.display_name

@@ -27,21 +27,21 @@ def world(session: Session) -> World:
 
 
 @pytest.fixture
-def notified() -> list[tuple[int, ...]]:
+def notified() -> list[tuple[tuple[int, ...], int]]:
     return []
 
 
 @pytest.fixture
 def client(
-    database_url: str, engine, monkeypatch: pytest.MonkeyPatch, notified: list[tuple[int, ...]]
+    database_url: str, engine, monkeypatch: pytest.MonkeyPatch, notified: list[tuple[tuple[int, ...], int]]
 ) -> Iterator[TestClient]:
     monkeypatch.setenv("CPTS_DATABASE_URL", database_url)
     monkeypatch.setenv("CPTS_PUBLIC_URL", ORIGIN)
     settings.get_settings.cache_clear()
     db.get_engine.cache_clear()
 
-    async def notify(user_ids: Sequence[int]) -> None:
-        notified.append(tuple(sorted(user_ids)))
+    async def notify(user_ids: Sequence[int], thread_id: int) -> None:
+        notified.append((tuple(sorted(user_ids)), thread_id))
 
     with TestClient(build_api(notify), base_url=ORIGIN) as test_client:
         yield test_client
@@ -92,7 +92,7 @@ def test_members_read_outsiders_get_403_and_unknown_threads_404(
 
 
 def test_post_validates_in_french_stores_nothing_on_refusal_and_notifies_members(
-    client: TestClient, session: Session, engine, world: World, notified: list[tuple[int, ...]]
+    client: TestClient, session: Session, engine, world: World, notified: list[tuple[tuple[int, ...], int]]
 ) -> None:
     thread_id = care_team(session, world, world.doctor)
     doctor = _cookie(session, world.doctor.user_id) | {"origin": ORIGIN, "content-type": "application/json"}
@@ -119,7 +119,7 @@ def test_post_validates_in_french_stores_nothing_on_refusal_and_notifies_members
     posted = client.post(url, content=json.dumps({"texte": "Tension 13/8, RAS."}), headers=doctor)
     assert posted.status_code == 201
     assert count() == 1
-    assert notified == [tuple(sorted((world.doctor.user_id, world.coordinator.user_id)))]
+    assert notified == [(tuple(sorted((world.doctor.user_id, world.coordinator.user_id))), thread_id)]
     page = client.get(url, headers=doctor).json()
     assert page["messages"][0]["blocks"][0]["spans"][0]["text"] == "Tension 13/8, RAS."
 

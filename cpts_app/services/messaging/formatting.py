@@ -53,6 +53,7 @@ def contains_markup(text: str) -> bool:
     return bool(_SCRIPT_SCHEME.search(compact) or _DATA_URL.search(decoded))
 
 
+@lru_cache(maxsize=4096)
 def _fold_char(char: str) -> str:
     decomposed = unicodedata.normalize("NFKD", char.translate(_LIGATURES))
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
@@ -74,14 +75,18 @@ def fold(text: str) -> tuple[str, list[int]]:
     return "".join(folded), origin
 
 
+@lru_cache(maxsize=8192)
 def _fold_name(name: str) -> str:
+    """Cached: a channel of 200 members folds the same 200 names for every message shown."""
     return " ".join(fold(name)[0].split())
 
 
 def _mention_matches(text: str, names: Iterable[str]) -> list[tuple[int, int, str]]:
     """``(start, end, folded name)`` in ``text`` for each « @Name », the longest name winning."""
+    if "@" not in text:
+        return []
     wanted = sorted({n for n in (_fold_name(name) for name in names) if n}, key=len, reverse=True)
-    if not wanted or "@" not in text:
+    if not wanted:
         return []
     folded, origin = fold(text)
     matches: list[tuple[int, int, str]] = []

@@ -8,8 +8,9 @@ inside a SAVEPOINT: a refused attachment or index error leaves no half-posted me
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, or_, update
 from sqlmodel import Session, col, select
@@ -30,7 +31,7 @@ from cpts_app.services.messaging.access import (
     require_thread_reader,
     require_thread_writer,
 )
-from cpts_app.services.messaging.views import MessageView, PostedMessage, ThreadPage
+from cpts_app.services.messaging.views import Block, MessageView, PostedMessage, ThreadPage
 from cpts_app.services.permissions import Actor
 
 BODY_PURPOSE = "message.body"
@@ -176,8 +177,13 @@ def load_messages(
     after_id: int | None = None,
     before_id: int | None = None,
     limit: int = 50,
+    memo: dict[Any, Any] | None = None,
 ) -> ThreadPage:
     """A page of the thread, oldest first, decrypted and checked against the actor's rights.
+
+    ``memo``: shared by the reads of one transaction for several members of the same thread (the
+    tabs of a big channel woken by one post): what does not depend on the reader — the members,
+    the authors' names, the files, the opened and rendered bodies — is read once.
 
     Without ``after_id``: the latest ``limit`` messages (before ``before_id`` if given), with
     ``has_older``. With ``after_id``: the messages that followed it (polling for new ones).
@@ -194,7 +200,7 @@ def load_messages(
         newest_first = list(session.exec(query.order_by(col(Message.id).desc()).limit(limit + 1)).all())
         has_older = len(newest_first) > limit
         rows = newest_first[:limit][::-1]
-    views = _views(session, actor, thread, rows)
+    views = _views(session, actor, thread, rows, {} if memo is None else memo)
     if thread.kind == ThreadKind.PATIENT and (rows or after_id is None):
         # A poll that brought nothing new disclosed nothing: only pages that show something count.
         audit.record(
@@ -215,7 +221,15 @@ def load_messages(
     return ThreadPage(thread_id=thread_id, messages=tuple(views), has_older=has_older)
 
 
-def _views(session: Session, actor: Actor, thread: MessageThread, rows: list[Message]) -> list[MessageView]:
+def _memo(memo: dict[Any, Any], key: Any, compute: Callable[[], Any]) -> Any:
+    if key not in memo:
+        memo[key] = compute()
+    return memo[key]
+
+
+def _views(
+    session: Session, actor: Actor, thread: MessageThread, rows: list[Message], memo: dict[Any, Any]
+) -> list[MessageView]:
     """Message views of ``rows`` with a constant number of queries (names, members, mentions, files)."""
     if not rows:
         return []
@@ -224,14 +238,25 @@ def _views(session: Session, actor: Actor, thread: MessageThread, rows: list[Mes
     people = {row.author_user_id for row in rows} | {
         row.deleted_by_user_id for row in rows if row.deleted_by_user_id is not None
     }
-    names = dict(session.exec(select(User.id, User.display_name).where(col(User.id).in_(people))).all())
-    members = session.exec(
-        select(
-            ThreadMember.user_id, User.display_name, ThreadMember.last_read_message_id, ThreadMember.left_at
-        )
-        .join(User, col(User.id) == ThreadMember.user_id)
-        .where(ThreadMember.thread_id == thread.id)
-    ).all()
+    names = _memo(
+        memo,
+        ("names", frozenset(people)),
+        lambda: dict(session.exec(select(User.id, User.display_name).where(col(User.id).in_(people))).all()),
+    )
+    members = _memo(
+        memo,
+        ("members", thread.id),
+        lambda: session.exec(
+            select(
+                ThreadMember.user_id,
+                User.display_name,
+                ThreadMember.last_read_message_id,
+                ThreadMember.left_at,
+            )
+            .join(User, col(User.id) == ThreadMember.user_id)
+            .where(ThreadMember.thread_id == thread.id)
+        ).all(),
+    )
     # Former members' names too: a mention written while they belonged stays highlighted.
     member_names = [name for _, name, _, _ in members]
     readers = [(user_id, name, last) for user_id, name, last, left_at in members if left_at is None]
@@ -245,7 +270,11 @@ def _views(session: Session, actor: Actor, thread: MessageThread, rows: list[Mes
     with_files = [
         row.id for row in rows if row.id is not None and row.deleted_at is None and row.attachment_count
     ]
-    files = attachments.attachment_views(session, with_files) if with_files else {}
+    files = (
+        _memo(memo, ("files", tuple(with_files)), lambda: attachments.attachment_views(session, with_files))
+        if with_files
+        else {}
+    )
     coordinator = is_coordinator(actor)
     views: list[MessageView] = []
     for row in rows:
@@ -276,18 +305,39 @@ def _views(session: Session, actor: Actor, thread: MessageThread, rows: list[Mes
                 )
             )
             continue
-        text = open_text(
-            row.body or b"", purpose=BODY_PURPOSE, record_id=body_record_id(row.thread_id, row.id)
-        )
+        blocks = _memo(memo, ("blocks", row.id), lambda row=row: _render(row, member_names))
         views.append(
             MessageView(
                 **common,
-                blocks=formatting.render_blocks(text, member_names),
+                blocks=blocks,
                 attachments=tuple(files.get(row.id, ())),
                 can_delete=row.author_user_id == actor.user_id or coordinator,
             )
         )
     return views
+
+
+def _render(row: Message, member_names: list[str]) -> tuple[Block, ...]:
+    text = open_text(row.body or b"", purpose=BODY_PURPOSE, record_id=body_record_id(row.thread_id, row.id))
+    return formatting.render_blocks(text, member_names)
+
+
+def new_messages(
+    session: Session,
+    actor: Actor,
+    thread_id: int,
+    after_id: int,
+    window_start: int,
+    memo: dict[Any, Any] | None = None,
+) -> tuple[ThreadPage, set[int]]:
+    """What a tab showing the thread from ``window_start`` to ``after_id`` lacks: the messages
+    that followed, and which messages of its window became tombstones meanwhile."""
+    memo = {} if memo is None else memo
+    page = load_messages(session, actor, thread_id, after_id=after_id, limit=PAGE_MAX, memo=memo)
+    deleted = _memo(
+        memo, ("deleted", thread_id, window_start), lambda: deleted_since(session, thread_id, window_start)
+    )
+    return page, deleted
 
 
 def deleted_since(session: Session, thread_id: int, from_message_id: int) -> set[int]:
@@ -305,13 +355,15 @@ def deleted_since(session: Session, thread_id: int, from_message_id: int) -> set
     return {int(i) for i in rows if i is not None}
 
 
-def mark_read(session: Session, actor: Actor, thread_id: int, up_to_message_id: int) -> tuple[int, ...]:
+def mark_read(
+    session: Session, actor: Actor, thread_id: int, up_to_message_id: int, *, receipts: bool = True
+) -> tuple[int, ...]:
     """Move the actor's reading position forward to ``up_to_message_id`` (never back).
 
     Returns the current members to notify (their read receipts changed), empty when the position
-    did not move. Clamped to the thread's last message; a no-op for readers who are not current
-    members (a coordinator reading a patient thread, a former member). Not audited: the load that
-    showed the messages already was.
+    did not move or ``receipts`` is False (a big channel pushes no receipts live). Clamped to the
+    thread's last message; a no-op for readers who are not current members (a coordinator reading
+    a patient thread, a former member). Not audited: the load that showed the messages already was.
     """
     thread, member = require_thread_reader(session, actor, thread_id)
     if not is_active(member):
@@ -327,7 +379,7 @@ def mark_read(session: Session, actor: Actor, thread_id: int, up_to_message_id: 
         .values(last_read_message_id=target, last_read_at=utcnow())
     )
     session.flush()
-    if not getattr(moved, "rowcount", 0):
+    if not getattr(moved, "rowcount", 0) or not receipts:
         return ()
     return tuple(sorted(user_id for user_id, _, _ in _active_members(session, thread_id)))
 
