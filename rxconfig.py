@@ -15,6 +15,9 @@ config = rx.Config(
     # One worker keeps state in memory (never pickled to disk in clear); REFLEX_REDIS_URL switches
     # to Redis for several workers (docs/operations.md).
     state_manager_mode="redis" if os.environ.get("REFLEX_REDIS_URL") else "memory",
+    # Redis only: how long an event may hold a tab's state lock. Reflex's 10 s was exceeded by
+    # page loads queued behind 200 tabs connecting at once on two cores, and such a load is lost.
+    redis_lock_expiration=30_000,
     cors_allowed_origins=[_settings.public_url],
     show_built_with_reflex=False,
     plugins=[

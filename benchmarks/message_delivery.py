@@ -100,11 +100,14 @@ def _ms(values: list[float]) -> str:
 
 def _shows(marker: str):
     def predicate(delta: Delta) -> bool:
-        rows = delta.get(MessagingState, "rows")
-        if not rows:
-            return False
-        last = rows[-1]
-        return any(marker in span.get("text", "") for block in last["blocks"] for span in block["spans"])
+        # Live messages arrive in ``fresh``; a reload of the window in ``rows``.
+        for name in ("fresh", "rows"):
+            rows = delta.get(MessagingState, name)
+            if rows and any(
+                marker in span.get("text", "") for block in rows[-1]["blocks"] for span in block["spans"]
+            ):
+                return True
+        return False
 
     return predicate
 

@@ -416,7 +416,11 @@ def _thread_view() -> rx.Component:
                     ),
                 ),
                 rx.vstack(
-                    rx.foreach(MessagingState.rows, _message), spacing="2", width="100%", id="messages"
+                    rx.foreach(MessagingState.rows, _message),
+                    rx.foreach(MessagingState.fresh, _message),
+                    spacing="2",
+                    width="100%",
+                    id="messages",
                 ),
                 rx.cond(
                     MessagingState.thread["can_post"].to(bool),

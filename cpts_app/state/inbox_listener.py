@@ -67,7 +67,7 @@ class InboxListenerState(SessionState):
         try:
             async with inbox_bus().subscribe(actor.user_id) as mailbox:
                 # Catch up what changed between the page's load and this subscription.
-                alive = await self._refresh(actor.user_id, None)
+                alive = await self._refresh_safely(actor.user_id, None)
                 while alive:
                     changed = await mailbox.take(IDLE_CHECK_SECONDS)
                     if not _connected_here(token):
@@ -104,29 +104,31 @@ class InboxListenerState(SessionState):
             page = None
             if self.router.url.path.rstrip("/") == MESSAGING_PAGE:  # « /messagerie/ » after a reload
                 page = await self.get_state(MessagingState)
-            plan = page.quick_plan(changed) if page is not None else None
+            plan = page._quick_plan(changed) if page is not None else None
             token = token_from_cookie_header(self.router.headers.cookie)
             if plan is None or token is None:
                 actor: Actor | None = await self._actor(touch=False)
                 if actor is None or actor.user_id != user_id:
                     return False
                 badge = await self.get_state(MessagingNavState)
-                await badge.recount(actor)
-                if page is not None:
-                    await page.threads_changed(actor, changed)
+                await badge._recount(actor)
+                if page is not None and page._needs_reload():
+                    await page._reload(actor)
+                elif page is not None:
+                    await page._threads_changed(actor, changed)
                 return True
             assert page is not None
-            request = QuickRead(token, client_ip(self.router.headers), *plan, audited=page.quick_write)
+            request = QuickRead(token, client_ip(self.router.headers), *plan, audited=page._quick_write)
             outcome = await batcher().read(request)
             if outcome is None or outcome[0].user_id != user_id:
                 return False
             actor, read = outcome
             if isinstance(read, str):
-                page.show_refusal(read)
+                page._show_refusal(read)
                 return True
-            last = page.append_new(*read)
+            last = page._append_rows(*read)
             if last is None:
-                await page.threads_changed(actor, changed)
+                await page._threads_changed(actor, changed)
         if last:
             batcher().mark_read(actor, plan[0], last)
         return True

@@ -44,7 +44,10 @@ KIND_FILTERS = [
     ["broadcast", "Annonces"],
 ]
 SEALED_STATE_PURPOSE = "etat-messagerie"
-EPHEMERAL = ("threads", "thread", "rows", "members", "hits", "drafts", "candidates", "patients")
+FRESH_LIMIT = 20
+"""Messages appended live go to ``fresh`` (a small var: the delta to each tab carries only them)
+until this many; then they are folded into ``rows`` in one bigger delta."""
+EPHEMERAL = ("threads", "thread", "rows", "fresh", "members", "hits", "drafts", "candidates", "patients")
 """Vars holding decrypted text or patient names: never pickled in clear (see the module docstring)."""
 
 
@@ -110,6 +113,8 @@ class MessagingState(SessionState):
     thread_id: int = 0
     thread: dict[str, Any] = {}
     rows: list[dict[str, Any]] = []
+    fresh: list[dict[str, Any]] = []
+    """Shown after ``rows``: what arrived live since the window was loaded (see FRESH_LIMIT)."""
     has_older: bool = False
     members: list[dict[str, Any]] = []
     drafts: list[dict[str, Any]] = []
@@ -131,6 +136,11 @@ class MessagingState(SessionState):
     _subtitle: str = ""
     _team_stale: bool = True
     _active_members: int = 0
+    _loaded_query: str | None = None
+    _tombstones: list[int] = []
+    """Ids of the shown messages that are tombstones (checked at each live append, without
+    walking the shown rows)."""
+    """The ``fil`` parameter the last completed load was for (None: never loaded)."""
 
     _sealed_view: bytes = b""
     """Only in a pickled copy: the EPHEMERAL vars, sealed (see the module docstring)."""
@@ -166,18 +176,32 @@ class MessagingState(SessionState):
     async def _signed_in(self) -> Actor | None:
         actor = await self._actor()
         if actor is not None:
-            self._show_actor(actor)
-            self.can_coordinate_messaging = has_permission(actor, Permission.COORDINATE_MESSAGING)
+            self._for_actor(actor)
         return actor
+
+    def _for_actor(self, actor: Actor) -> None:
+        self._show_actor(actor)
+        self.can_coordinate_messaging = has_permission(actor, Permission.COORDINATE_MESSAGING)
 
     @rx.event
     async def load(self):
         actor = await self._signed_in()
         if actor is None:
             return sign_in_redirect(self.router.url.path)
+        await self._reload(actor)
+        return None
+
+    def _needs_reload(self) -> bool:
+        """The page's load never completed for this address (with several workers, a load whose
+        state lock expired under a crowd of connections is not saved): the listener redoes it."""
+        return self._loaded_query != self.router.url.query_parameters.get("fil", "")
+
+    async def _reload(self, actor: Actor) -> None:
+        self._for_actor(actor)
         raw = self.router.url.query_parameters.get("fil", "")
         self.error = self.compose_error = self.search_error = self.dialog_error = ""
-        self.hits, self.search_done, self.rows, self.thread, self.members = [], False, [], {}, []
+        self.hits, self.search_done, self.thread, self.members = [], False, {}, []
+        self._set_rows([])
         self._window_start = self._last_seen = 0
         self.thread_id = 0
         if raw:
@@ -188,7 +212,7 @@ class MessagingState(SessionState):
         await self._load_threads(actor)
         if self.thread_id:
             await self._load_thread(actor, initial=True)
-        return None
+        self._loaded_query = raw
 
     async def _load_threads(self, actor: Actor) -> None:
         kind = None if self.kind_filter == "tous" else self.kind_filter
@@ -232,14 +256,14 @@ class MessagingState(SessionState):
                     lambda s: messages.mark_read(s, actor, thread_id, last) or (), write=True
                 )
         except DomainError as error:
-            self.error, self.thread, self.rows, self.members = error.message, {}, [], []
+            self._show_refusal(error.message)
             return
         self.error = ""
         if initial or not start:
             self.has_older = page.has_older
         self._window_start = page.messages[0].id if page.messages else 0
         self._last_seen = page.messages[-1].id if page.messages else 0
-        self.rows = [_message_row(m) for m in page.messages]
+        self._set_rows([_message_row(m) for m in page.messages])
         if team is not None:
             self._team_stale = False
             self._active_members = len([m for m in team if m.left_at is None])
@@ -269,7 +293,7 @@ class MessagingState(SessionState):
         if moved and self._active_members <= SMALL_TEAM:
             await announce(moved, thread_id)
 
-    async def threads_changed(self, actor: Actor, thread_ids: frozenset[int] | None) -> None:
+    async def _threads_changed(self, actor: Actor, thread_ids: frozenset[int] | None) -> None:
         """Called by the tab's inbox listener (not an event: the browser cannot call it).
 
         ``thread_ids`` are the threads that changed (0: unknown, after a lost Redis link), None
@@ -300,9 +324,9 @@ class MessagingState(SessionState):
                 lambda s: messages.new_messages(s, actor, *plan), write=self.thread.get("kind") == "patient"
             )
         except DomainError as error:
-            self.show_refusal(error.message)
+            self._show_refusal(error.message)
             return
-        last = self.append_new(page, deleted)
+        last = self._append_rows(page, deleted)
         if last is None:
             await self._load_thread(actor)
         elif last:
@@ -310,7 +334,7 @@ class MessagingState(SessionState):
 
     # --- the inbox listener's quick path (big channels) ----------------------------------------
 
-    def quick_plan(self, thread_ids: frozenset[int] | None) -> tuple[int, int, int] | None:
+    def _quick_plan(self, thread_ids: frozenset[int] | None) -> tuple[int, int, int] | None:
         """``(thread, last shown, first shown)`` when only the open thread of a big channel changed
         and this tab holds its rows: the listener then reads just what follows, in the same
         transaction as the session check, and marks it read after the delta left."""
@@ -326,27 +350,42 @@ class MessagingState(SessionState):
         return self.thread_id, self._last_seen, self._window_start
 
     @property
-    def quick_write(self) -> bool:
+    def _quick_write(self) -> bool:
         """Reading a patient thread writes its audit event."""
         return self.thread.get("kind") == "patient"
 
-    def show_refusal(self, message: str) -> None:
-        self.error, self.thread, self.rows, self.members = message, {}, [], []
+    def _show_refusal(self, message: str) -> None:
+        self.error, self.thread, self.members = message, {}, []
+        self._set_rows([])
 
-    def append_new(self, page: ThreadPage, deleted: set[int]) -> int | None:
+    def _set_rows(self, rows: list[dict[str, Any]]) -> None:
+        """The whole window at once: ``fresh`` empties (only assigned when it held something, so
+        that an unchanged var is not sent again)."""
+        self.rows = rows
+        self._tombstones = [int(r["id"]) for r in rows if r["deleted"]]
+        if self.fresh:
+            self.fresh = []
+
+    def _append_rows(self, page: ThreadPage, deleted: set[int]) -> int | None:
         """Append what followed; the id to mark read (0: nothing new), None when a shown message
         became a tombstone (the window must be reloaded)."""
-        if {int(r["id"]) for r in self.rows if not r["deleted"]} & deleted:
-            return None
+        if {i for i in deleted if i <= self._last_seen} - set(self._tombstones):
+            return None  # a shown message became a tombstone
         if not page.messages:
             return 0
-        self.rows = [*self.rows, *(_message_row(m) for m in page.messages)][-MAX_WINDOW:]
+        new = [_message_row(m) for m in page.messages]
+        self._tombstones = [*self._tombstones, *(int(r["id"]) for r in new if r["deleted"])]
+        if len(self.fresh) + len(new) <= FRESH_LIMIT:
+            self.fresh = [*self.fresh, *new]
+        else:
+            self._set_rows([*self.rows, *self.fresh, *new][-MAX_WINDOW:])
         self._last_seen = page.messages[-1].id
         newest = page.messages[-1]
         for index, row in enumerate(self.threads):
             if row["id"] == self.thread_id:
                 moved = {**row, "when": paris_label(newest.created_at), "unread": 0, "mentions": 0}
-                self.threads = [moved, *self.threads[:index], *self.threads[index + 1 :]]
+                if index or moved != row:  # unchanged: not sent again to every tab
+                    self.threads = [moved, *self.threads[:index], *self.threads[index + 1 :]]
                 break
         return self._last_seen
 
@@ -393,7 +432,11 @@ class MessagingState(SessionState):
         """
         self._team_stale = self._team_stale or team
         await self._load_threads(actor)
-        await self._load_thread(actor)
+        if self.rows and not self._team_stale and self._active_members > SMALL_TEAM:
+            # A big channel: fetch what follows the window rather than re-open the whole of it.
+            await self._append_new(actor)
+        else:
+            await self._load_thread(actor)
         # Last: the members' tabs start re-reading once this one has finished its own reads.
         await announce(recipients, self.thread_id)
 

@@ -22,9 +22,9 @@ class MessagingNavState(SessionState):
         actor = await self._actor()
         if actor is None:
             return None
-        await self.recount(actor)
+        await self._recount(actor)
         return None
 
-    async def recount(self, actor: Actor) -> None:
+    async def _recount(self, actor: Actor) -> None:
         summary = await run_service(lambda s: threads.unread_counts(s, actor))
         self.unread_total, self.unread_mentions = summary.total, summary.mentions

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Page, WebSocketRoute, expect
 from sqlalchemy.engine import Engine
 
 from tests.browser.helpers import COORDINATOR, sign_in
@@ -122,6 +122,68 @@ def test_care_team_thread_two_browsers_one_worker(
     browser: Browser, base_url: str, app_engine: Engine
 ) -> None:
     run_two_browser_scenario(browser, base_url, app_engine)
+
+
+def test_two_tabs_of_one_user_and_a_dropped_connection_both_keep_receiving(
+    browser: Browser, base_url: str, app_engine: Engine
+) -> None:
+    """Each tab has its own listener; a tab whose connection drops catches up on reconnection
+    (Reflex re-runs the page's load, which starts a new listener) and keeps receiving.
+
+    The drop is real: the second tab's websocket goes through Playwright's router, which closes
+    both ends and refuses new connections for a while (a network outage as the page lives it)."""
+    thread_id, _ = care_team(app_engine, member_emails={DOCTOR[0]: "Médecin traitant"})
+    coordinator_ctx, doctor_ctx = _context(browser, base_url), _context(browser, base_url)
+    links: list[tuple[WebSocketRoute, WebSocketRoute]] = []
+    outage = {"on": False}
+
+    def through_router(ws: WebSocketRoute) -> None:
+        if outage["on"]:
+            ws.close(code=1001)
+            return
+        links.append((ws, ws.connect_to_server()))
+
+    try:
+        first = doctor_ctx.new_page()
+        sign_in(first, *DOCTOR)
+        second = doctor_ctx.new_page()
+        second.route_web_socket(re.compile(r"/_event"), through_router)
+        for tab in (first, second):
+            tab.goto(f"/messagerie?fil={thread_id}")
+            expect(tab.locator("#titre-fil")).to_be_visible()
+        coordinator = coordinator_ctx.new_page()
+        sign_in(coordinator, *COORDINATOR)
+        coordinator.goto(f"/messagerie?fil={thread_id}")
+
+        def post(text: str) -> None:
+            coordinator.fill("#composer", text)
+            coordinator.click("#envoyer")
+            expect(coordinator.locator(".message", has_text=text)).to_have_count(1)
+
+        post("Avant la coupure")
+        for tab in (first, second):
+            expect(tab.locator(".message", has_text="Avant la coupure")).to_have_count(1)
+        assert len(links) == 1
+
+        outage["on"] = True
+        page_side, server_side = links[0]
+        server_side.close(code=1001)
+        page_side.close(code=1001)
+        post("Pendant la coupure")
+        expect(first.locator(".message", has_text="Pendant la coupure")).to_have_count(1)
+        second.wait_for_timeout(1_000)
+        expect(second.locator(".message", has_text="Pendant la coupure")).to_have_count(0)
+        outage["on"] = False
+
+        # Reconnected: the missed message shows, then the next one arrives live in both tabs.
+        expect(second.locator(".message", has_text="Pendant la coupure")).to_have_count(1, timeout=45_000)
+        assert len(links) >= 2, "the tab came back on a new websocket"
+        post("Après la coupure")
+        for tab in (first, second):
+            expect(tab.locator(".message", has_text="Après la coupure")).to_have_count(1)
+    finally:
+        coordinator_ctx.close()
+        doctor_ctx.close()
 
 
 def test_bad_input_is_refused_in_french_and_nothing_is_stored(page: Page, app_engine: Engine) -> None:

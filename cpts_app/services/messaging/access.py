@@ -8,6 +8,8 @@ A former member keeps read access to what was posted while they belonged, and no
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlmodel import Session, col, select
 
 from cpts_app.models.messaging import MessageThread, ThreadKind, ThreadMember
@@ -49,8 +51,13 @@ def is_active(member: ThreadMember | None) -> bool:
     return member is not None and member.left_at is None
 
 
+def _memberships(session: Session, thread_id: int) -> dict[int, ThreadMember]:
+    rows = session.exec(select(ThreadMember).where(ThreadMember.thread_id == thread_id)).all()
+    return {row.user_id: row for row in rows}
+
+
 def require_thread_reader(
-    session: Session, actor: Actor, thread_id: int
+    session: Session, actor: Actor, thread_id: int, memo: dict[Any, Any] | None = None
 ) -> tuple[MessageThread, ThreadMember | None]:
     """The thread and the membership that bounds the actor's reading.
 
@@ -59,8 +66,16 @@ def require_thread_reader(
     their row back, and ``read_bound`` says where their reading stops.
     """
     require(actor, Permission.USE_MESSAGING)
-    thread = load_thread(session, thread_id)
-    member = membership(session, thread_id, actor.user_id)
+    if memo is None:
+        thread = load_thread(session, thread_id)
+        member = membership(session, thread_id, actor.user_id)
+    else:
+        # The readers of one batch (one transaction): the thread and all its memberships, once.
+        if ("thread", thread_id) not in memo:
+            memo[("thread", thread_id)] = load_thread(session, thread_id)
+            memo[("memberships", thread_id)] = _memberships(session, thread_id)
+        thread = memo[("thread", thread_id)]
+        member = memo[("memberships", thread_id)].get(actor.user_id)
     coordinator_reads = is_coordinator(actor) and ThreadKind(thread.kind) in COORDINATOR_READS
     if is_active(member):
         return thread, member

@@ -189,13 +189,17 @@ def load_messages(
     ``has_older``. With ``after_id``: the messages that followed it (polling for new ones).
     A body that does not open (altered or moved) raises ``CryptoError``: never shown as empty.
     """
-    thread, member = require_thread_reader(session, actor, thread_id)
+    thread, member = require_thread_reader(session, actor, thread_id, memo)
     bound = read_bound(member)
     limit = max(1, min(limit, PAGE_MAX))
     query = _page_query(thread_id, after_id, before_id, bound)
     has_older = False
     if after_id is not None and before_id is None:
-        rows = list(session.exec(query.order_by(col(Message.id)).limit(limit)).all())
+        rows = _memo(
+            {} if memo is None else memo,
+            ("after", thread_id, after_id, bound, limit),
+            lambda: list(session.exec(query.order_by(col(Message.id)).limit(limit)).all()),
+        )
     else:
         newest_first = list(session.exec(query.order_by(col(Message.id).desc()).limit(limit + 1)).all())
         has_older = len(newest_first) > limit
@@ -356,7 +360,13 @@ def deleted_since(session: Session, thread_id: int, from_message_id: int) -> set
 
 
 def mark_read(
-    session: Session, actor: Actor, thread_id: int, up_to_message_id: int, *, receipts: bool = True
+    session: Session,
+    actor: Actor,
+    thread_id: int,
+    up_to_message_id: int,
+    *,
+    receipts: bool = True,
+    memo: dict[Any, Any] | None = None,
 ) -> tuple[int, ...]:
     """Move the actor's reading position forward to ``up_to_message_id`` (never back).
 
@@ -364,8 +374,9 @@ def mark_read(
     did not move or ``receipts`` is False (a big channel pushes no receipts live). Clamped to the
     thread's last message; a no-op for readers who are not current members (a coordinator reading
     a patient thread, a former member). Not audited: the load that showed the messages already was.
+    ``memo``: shared by the positions saved in one transaction (see ``load_messages``).
     """
-    thread, member = require_thread_reader(session, actor, thread_id)
+    thread, member = require_thread_reader(session, actor, thread_id, memo)
     if not is_active(member):
         return ()
     assert member is not None

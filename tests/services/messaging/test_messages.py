@@ -430,3 +430,24 @@ def test_deleted_since_lists_only_tombstones_from_the_given_id(session) -> None:
     session.commit()
     assert service.deleted_since(session, thread_id, second) == {third}
     assert service.deleted_since(session, thread_id, first) == {first, third}
+
+
+def test_readers_sharing_one_memo_still_get_their_own_rights(session: Session) -> None:
+    """The quick path reads for 200 tabs with one memo: a current member, a former member and an
+    outsider woken together must each get what their own membership allows."""
+    world = build_world(session)
+    thread_id = care_team(session, world, world.doctor, world.nurse)
+    before = messages.post_message(session, world.coordinator, thread_id, "Avant le départ").message_id
+    threads.remove_member(session, world.nurse, thread_id, world.nurse.user_id)
+    after = messages.post_message(session, world.coordinator, thread_id, "Après le départ").message_id
+    session.commit()
+    memo: dict = {}
+    start = before - 1
+
+    doctor_page, _ = messages.new_messages(session, world.doctor, thread_id, start, start, memo)
+    nurse_page, _ = messages.new_messages(session, world.nurse, thread_id, start, start, memo)
+    assert [m.id for m in doctor_page.messages] == [before, after]
+    assert [m.id for m in nurse_page.messages] == [before]
+    with pytest.raises(PermissionDenied):
+        messages.new_messages(session, world.pharmacist, thread_id, start, start, memo)
+    assert ("memberships", thread_id) in memo  # the memberships were indeed shared
