@@ -9,6 +9,7 @@ import reflex as rx
 
 from cpts_app.api.app import build_api
 from cpts_app.db import migrate
+from cpts_app.pages.admin_devices import admin_devices_page
 from cpts_app.pages.admin_professional import admin_professional_page
 from cpts_app.pages.admin_structures import structure_form_page, structures_list_page
 from cpts_app.pages.agenda import professional_agenda_page, structure_agenda_page
@@ -24,6 +25,7 @@ from cpts_app.pages.patient_merge import patient_merge_page
 from cpts_app.pages.self_signal import self_signal_page
 from cpts_app.pages.signin import signin_page
 from cpts_app.pages.waiting_list import waiting_list_page
+from cpts_app.state.admin_devices import AdminDevicesState
 from cpts_app.state.admin_professional import AdminProfessionalState
 from cpts_app.state.admin_structure import AdminStructureState
 from cpts_app.state.agenda_view import AgendaViewState
@@ -159,6 +161,12 @@ add_page(
 )
 add_page(
     audit_journal_page, route="/admin/journal", title="Journal d'audit — CPTS", on_load=AuditJournalState.load
+)
+add_page(
+    admin_devices_page,
+    route="/admin/appareils",
+    title="Portables de terrain — CPTS",
+    on_load=AdminDevicesState.load,
 )
 add_page(
     waiting_list_page, route="/agenda/attente", title="Liste d'attente — CPTS", on_load=WaitingListState.load

@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.applications import Starlette
 
 from cpts_app.api import auth, fhir, health, ical, messaging
+from mobile_sync import server as sync_server
 
 
 def build_api(notify: messaging.Notifier | None = None) -> Starlette:
@@ -14,5 +15,12 @@ def build_api(notify: messaging.Notifier | None = None) -> Starlette:
     through the API; the API itself knows nothing of Reflex.
     """
     return Starlette(
-        routes=[*auth.routes, *health.routes, *fhir.routes, *ical.routes, *messaging.build_routes(notify)]
+        routes=[
+            *auth.routes,
+            *health.routes,
+            *fhir.routes,
+            *ical.routes,
+            *messaging.build_routes(notify),
+            *sync_server.routes,
+        ]
     )

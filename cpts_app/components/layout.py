@@ -86,6 +86,7 @@ def header() -> rx.Component:
                         _nav_link("Structures", "/admin/structures", "building-2"),
                         _nav_link("Nouveau pro.", "/admin/professionnels/nouveau", "user-plus"),
                         _nav_link("Journal", "/admin/journal", "scroll-text"),
+                        _nav_link("Appareils", "/admin/appareils", "laptop"),
                     ),
                 ),
                 spacing="4",

@@ -52,6 +52,7 @@ from cpts_app.models.orientation import (
     Urgency,
 )
 from cpts_app.models.patient import IdentityStatus, Patient, Sex
+from cpts_app.models.sync import SyncDevice
 
 __all__ = [
     "Appointment",
@@ -93,6 +94,7 @@ __all__ = [
     "SlotStatus",
     "Structure",
     "StructureKind",
+    "SyncDevice",
     "Territory",
     "ThreadKind",
     "ThreadMember",

@@ -35,6 +35,8 @@ class Permission(StrEnum):
     """Read and write in the threads one belongs to; start a direct conversation."""
     COORDINATE_MESSAGING = "messaging.coordinate"
     """Read every patient thread, form care teams, create channels, broadcast."""
+    MANAGE_DEVICES = "devices.manage"
+    """Enrol and revoke the field laptops that work offline (admin only)."""
 
 
 _CARE = frozenset(

@@ -1,0 +1,1 @@
+"""Server side of the field laptops' synchronisation: devices, their scope, their batches."""
