@@ -33,7 +33,7 @@ class FieldError(Exception):
 
 
 class LeaseExpired(FieldError):
-    pass
+    """The offline lease is over: the laptop may sync, not open patient data."""
 
 
 def now_ms() -> int:
