@@ -17,6 +17,7 @@ from cpts_app.pages.audit_journal import audit_journal_page
 from cpts_app.pages.availability import availability_page
 from cpts_app.pages.capacity_board import capacity_board_page
 from cpts_app.pages.directory import directory_page, professional_page
+from cpts_app.pages.field_routes import register_field_pages
 from cpts_app.pages.find_slot import find_slot_page
 from cpts_app.pages.indicators import indicators_page
 from cpts_app.pages.messaging import messaging_page
@@ -24,7 +25,9 @@ from cpts_app.pages.orientation import my_referrals_page, new_referral_page, que
 from cpts_app.pages.patient_merge import patient_merge_page
 from cpts_app.pages.self_signal import self_signal_page
 from cpts_app.pages.signin import signin_page
+from cpts_app.pages.sync_conflicts import sync_conflicts_page
 from cpts_app.pages.waiting_list import waiting_list_page
+from cpts_app.settings import Mode, get_settings
 from cpts_app.state.admin_devices import AdminDevicesState
 from cpts_app.state.admin_professional import AdminProfessionalState
 from cpts_app.state.admin_structure import AdminStructureState
@@ -47,7 +50,11 @@ from cpts_app.state.self_signal import SelfSignalState
 from cpts_app.state.session import SessionState
 from cpts_app.state.session_guard import SessionGuard
 from cpts_app.state.signin import SignInState
+from cpts_app.state.sync_conflicts import SyncConflictsState
 from cpts_app.state.waiting_list import WaitingListState
+
+FIELD_MODE = get_settings().mode == Mode.FIELD
+"""A field laptop (``CPTS_MODE=field``) serves only the /terrain pages: the others need the server DB."""
 
 
 def index() -> rx.Component:
@@ -83,6 +90,8 @@ def add_page(component, *, route: str, title: str, on_load, public: bool = False
     Public pages do not: the session guard sends sign-in-less events of signed-in states to the
     sign-in page.
     """
+    if FIELD_MODE:
+        return
     events = [on_load] if public else [on_load, InboxListenerState.listen]
     app.add_page(component, route=route, title=title, on_load=events)
 
@@ -90,6 +99,8 @@ def add_page(component, *, route: str, title: str, on_load, public: bool = False
 @app.register_lifespan_task
 async def apply_migrations() -> None:
     """Bring the schema up to date when the backend starts (before the first request is served)."""
+    if FIELD_MODE:
+        return
     await asyncio.to_thread(migrate)
 
 
@@ -169,6 +180,12 @@ add_page(
     on_load=AdminDevicesState.load,
 )
 add_page(
+    sync_conflicts_page,
+    route="/synchronisation/conflits",
+    title="Conflits de synchronisation — CPTS",
+    on_load=SyncConflictsState.load,
+)
+add_page(
     waiting_list_page, route="/agenda/attente", title="Liste d'attente — CPTS", on_load=WaitingListState.load
 )
 add_page(
@@ -207,3 +224,6 @@ add_page(
     title="Fusion de dossiers — CPTS",
     on_load=PatientMergeState.load,
 )
+
+if FIELD_MODE:
+    register_field_pages(app)

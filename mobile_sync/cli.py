@@ -1,4 +1,4 @@
-"""``python -m mobile_sync``: enrol, unlock and inspect a field laptop (French messages).
+"""``python -m mobile_sync``: enrol, unlock, sync and inspect a field laptop (French messages).
 
 The passphrase is asked without echo; ``--phrase-stdin`` reads it from standard input instead
 (scripts, tests). It is never an argument: arguments show in the process list and shell history.
@@ -18,6 +18,7 @@ from mobile_sync import field
 from mobile_sync.client import SyncClient, SyncRefused
 from mobile_sync.envelope import EnvelopeError
 from mobile_sync.store import StoreError
+from mobile_sync.sync import SyncProgress, rejections, synchronise
 
 DEFAULT_FOLDER = Path(os.environ.get("CPTS_TERRAIN_DIR", Path.home() / ".cpts-terrain"))
 PARIS = ZoneInfo("Europe/Paris")
@@ -60,7 +61,40 @@ def _run(args: argparse.Namespace) -> int:
         print("Portable déverrouillé : les données locales sont accessibles.")
     elif args.command == "status":
         _print_status(field.status(folder, _passphrase(args)))
+    elif args.command == "sync":
+        return _sync(folder, _passphrase(args))
     return 0
+
+
+def _show_progress(progress: SyncProgress) -> None:
+    total = f"/{progress.total}" if progress.total else ""
+    print(f"[{progress.phase}] {progress.done}{total} — {progress.message}", flush=True)
+
+
+def _sync(folder: Path, passphrase: str) -> int:
+    """Push then pull; a revoked laptop is erased by the engine and says so."""
+    store = field.unlock(folder, passphrase, for_sync=True)
+    client: SyncClient | None = None
+    try:
+        client = SyncClient.connect(field.server_url(store))
+        report = synchronise(store, client, progress=_show_progress)
+        print(
+            f"Synchronisation terminée : {report.pushed} modification(s) envoyée(s), "
+            f"{report.pulled} reçue(s), {report.rejected} refusée(s), {report.conflicts} conflit(s)."
+        )
+        for notice in rejections(store)[-report.rejected :] if report.rejected else []:
+            print(f"À reprogrammer : {notice['raison']}")
+        return 0
+    except SyncRefused as refusal:
+        if refusal.revoked:
+            print("Appareil révoqué : ses clés et ses données locales ont été effacées.", file=sys.stderr)
+            return 3
+        raise
+    finally:
+        if client is not None:
+            client.close()
+        if store.is_open:
+            store.close()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     enroll.add_argument("--code", required=True, help="code d'inscription (valable 24 h, une fois)")
     commands.add_parser("unlock", help="vérifier la phrase de passe et le délai hors ligne")
     commands.add_parser("status", help="état : modifications en attente, dernière synchronisation")
+    commands.add_parser("sync", help="envoyer les modifications locales puis recevoir celles du serveur")
     args = parser.parse_args(argv)
     try:
         return _run(args)

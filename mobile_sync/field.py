@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 
 from mobile_sync.client import SyncClient
 from mobile_sync.envelope import KdfParams, generate_device_key, public_key_bytes
+from mobile_sync.hlc import HybridClock, Timestamp
 from mobile_sync.store import LocalStore
 
 STORE_NAME = "terrain.db"
@@ -174,6 +175,32 @@ def status(folder: Path, passphrase: str) -> FieldStatus:
         )
     finally:
         store.close()
+
+
+def device_id(store: LocalStore) -> str:
+    return _text(store, "device_id")
+
+
+def server_url(store: LocalStore) -> str:
+    return _text(store, "server_url")
+
+
+def clock_for(store: LocalStore) -> HybridClock:
+    """The laptop's hybrid clock: node = device id, physical time corrected by the server offset.
+
+    It restarts after the highest timestamp the store holds (``last_hlc``), so a restart or a
+    clock stepped back never issues a timestamp below one already written.
+    """
+    last_text = store.get_meta("last_hlc", secret=True)
+    last = Timestamp.parse(last_text.decode()) if last_text else None
+    offset = store.get_meta("clock_offset_ms", secret=True)
+    return HybridClock(_text(store, "device_id"), offset_ms=int(offset.decode()) if offset else 0, last=last)
+
+
+def remember_clock(store: LocalStore, clock: HybridClock) -> None:
+    """Seal the clock's last reading and offset so the next ``clock_for`` continues after it."""
+    store.set_meta("last_hlc", clock.last().encode().encode(), secret=True)
+    store.set_meta("clock_offset_ms", str(clock.offset_ms).encode(), secret=True)
 
 
 def wipe(folder: Path) -> None:

@@ -148,6 +148,8 @@ class Operation(BaseModel):
     hlc: Hlc
     fields: FieldValues
     delete: bool = False
+    field_hlc: Annotated[dict[FieldName, Hlc], Field(max_length=MAX_FIELDS)] = {}
+    """Per-field edit times when the laptop folded several edits into this op (else ``hlc``)."""
 
 
 class PushBatch(BaseModel):
@@ -313,6 +315,23 @@ class PullRequest(BaseModel):
     cursor: Annotated[str, StringConstraints(min_length=1, max_length=MAX_CURSOR_CHARS)] | None = None
     """``None`` on the first pull (or after a purge-all): start from the beginning of the scope."""
     limit: Annotated[int, Field(ge=1, le=MAX_PAGE)] = MAX_PAGE
+    sent_at_ms: TimeMs = 0
+    """The laptop's server-corrected time: a signed pull is accepted within ``PULL_WINDOW_MS`` of it."""
+    nonce: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")] | None = None
+
+
+PULL_WINDOW_MS = 10 * 60_000
+
+
+class SignedPullRequest(BaseModel):
+    """A pull signed by the device: without it, knowing a device id would be enough to read data."""
+
+    model_config = _CONFIG
+
+    request: PullRequest
+    signature: Annotated[
+        str, StringConstraints(min_length=86, max_length=88), AfterValidator(_check_signature)
+    ]
 
 
 class PurgeItem(BaseModel):
@@ -336,6 +355,8 @@ class PullPage(BaseModel):
     purge: list[PurgeItem] = []
     revoked: bool = False
     """True: the laptop must erase its keys and all local data, then stop syncing."""
+    reset: bool = False
+    """The device's scope changed: drop every record not awaiting push, then pull from the start."""
 
     @model_validator(mode="after")
     def _nothing_for_revoked(self) -> PullPage:

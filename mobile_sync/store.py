@@ -24,6 +24,7 @@ from typing import Any
 from .envelope import (
     KdfParams,
     RecordCipher,
+    TamperedRecord,
     create_vault,
     unlock_vault,
 )
@@ -36,8 +37,10 @@ __all__ = [
     "StoreError",
 ]
 
-STORE_FORMAT = b"1"
+STORE_FORMAT = b"2"
 OUTBOX_TABLE = "outbox"
+MANIFEST_FIELD = "#champs"
+"""Pseudo-field (never a real field name) under which each record's field list is sealed."""
 META_TABLE = "meta"
 _RESERVED_META = frozenset({"vault", "store_format", "sync_cursor"})
 _SIDE_SUFFIXES = ("-wal", "-shm", "-journal")
@@ -45,12 +48,13 @@ _SIDE_SUFFIXES = ("-wal", "-shm", "-journal")
 _SCHEMA = (
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL)",
     "CREATE TABLE record (tbl TEXT NOT NULL, rid TEXT NOT NULL, version INTEGER NOT NULL,"
-    " deleted INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (tbl, rid))",
+    " deleted INTEGER NOT NULL DEFAULT 0, base INTEGER NOT NULL DEFAULT 0, manifest BLOB,"
+    " PRIMARY KEY (tbl, rid))",
     "CREATE TABLE field (tbl TEXT NOT NULL, rid TEXT NOT NULL, name TEXT NOT NULL,"
     " version INTEGER NOT NULL, hlc TEXT NOT NULL, value BLOB NOT NULL, PRIMARY KEY (tbl, rid, name))",
     "CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, op_id TEXT NOT NULL UNIQUE,"
     " tbl TEXT NOT NULL, rid TEXT NOT NULL, base_version INTEGER NOT NULL, hlc TEXT NOT NULL,"
-    " body BLOB NOT NULL)",
+    " body BLOB NOT NULL, sent INTEGER NOT NULL DEFAULT 0)",
     "CREATE INDEX outbox_record ON outbox (tbl, rid)",
 )
 _TABLES = frozenset({"meta", "record", "field", "outbox"})
@@ -82,6 +86,8 @@ class PendingOp:
     hlc: str
     fields: dict[str, Any]
     delete: bool
+    field_hlc: dict[str, str] = field(default_factory=dict)
+    """When several edits were folded into this op: the HLC of each field's last edit."""
 
 
 @dataclass(frozen=True)
@@ -138,6 +144,10 @@ class LocalStore:
         self.path = path
 
     # --- lifecycle -------------------------------------------------------------------------------
+
+    @property
+    def is_open(self) -> bool:
+        return self._conn is not None
 
     @classmethod
     def create(cls, path: Path, passphrase: str, params: KdfParams = KdfParams()) -> LocalStore:  # noqa: B008
@@ -260,6 +270,18 @@ class LocalStore:
     def _append_outbox(
         self, db: sqlite3.Connection, table: str, record_id: str, base_version: int, hlc: str, body: dict
     ) -> str:
+        """Add an op, or fold the edit into the record's last op if that one was never sent.
+
+        Why fold: a médicobus day is thousands of small edits of a few hundred records (a note
+        list rewritten at every note); sending only each record's latest fields divides what
+        crosses the link, and the per-field HLCs keep each field's own edit time for the merge.
+        An op already sent (perhaps applied, its answer lost) is never changed: it is resent as is.
+        """
+        if not body["delete"]:
+            folded = self._fold(db, table, record_id, base_version, hlc, body["fields"])
+            if folded is not None:
+                return folded
+        body = {**body, "field_hlc": {name: hlc for name in body["fields"]}}
         op_id = uuid.uuid4().hex
         sealed = self._seal.seal_json(*_outbox_place(op_id, table, record_id, hlc, base_version), body)
         db.execute(
@@ -267,6 +289,52 @@ class LocalStore:
             (op_id, table, record_id, base_version, hlc, sealed),
         )
         return op_id
+
+    def _fold(
+        self,
+        db: sqlite3.Connection,
+        table: str,
+        record_id: str,
+        base_version: int,
+        hlc: str,
+        fields: dict[str, Any],
+    ) -> str | None:
+        row = db.execute(
+            "SELECT seq, op_id, tbl, rid, base_version, hlc, body FROM outbox"
+            " WHERE tbl = ? AND rid = ? ORDER BY seq DESC LIMIT 1",
+            (table, record_id),
+        ).fetchone()
+        sent = (
+            row is not None and db.execute("SELECT sent FROM outbox WHERE seq = ?", (row[0],)).fetchone()[0]
+        )
+        if row is None or sent:
+            return None
+        prior = self._open_outbox(row)
+        if prior.delete or prior.base_version != base_version:
+            return None
+        merged = {
+            "fields": {**prior.fields, **fields},
+            "delete": False,
+            "field_hlc": {**prior.field_hlc, **{name: hlc for name in fields}},
+        }
+        sealed = self._seal.seal_json(
+            *_outbox_place(prior.op_id, table, record_id, hlc, base_version), merged
+        )
+        db.execute("UPDATE outbox SET hlc = ?, body = ? WHERE seq = ?", (hlc, sealed, prior.seq))
+        return prior.op_id
+
+    def set_base_versions(self, versions: Iterable[tuple[str, str, int]]) -> None:
+        """The server applied our ops as is: it will not send them back, so take their versions."""
+        with self._tx() as db:
+            db.executemany(
+                "UPDATE record SET base = ? WHERE tbl = ? AND rid = ? AND base < ?",
+                [(version, table, rid, version) for table, rid, version in versions],
+            )
+
+    def mark_sent(self, op_ids: Iterable[str]) -> None:
+        """About to be pushed: from now on these ops are frozen (a resend must be identical)."""
+        with self._tx() as db:
+            db.executemany("UPDATE outbox SET sent = 1 WHERE op_id = ?", [(op_id,) for op_id in op_ids])
 
     def _put_field(
         self,
@@ -287,13 +355,28 @@ class LocalStore:
         )
 
     def _set_record(
-        self, db: sqlite3.Connection, table: str, record_id: str, version: int, deleted: bool
+        self,
+        db: sqlite3.Connection,
+        table: str,
+        record_id: str,
+        version: int,
+        deleted: bool,
+        base: int | None = None,
     ) -> None:
+        """``version`` is local (it binds the ciphertexts, never goes back); ``base`` the server's."""
         db.execute(
-            "INSERT INTO record (tbl, rid, version, deleted) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT (tbl, rid) DO UPDATE SET version = excluded.version, deleted = excluded.deleted",
-            (table, record_id, version, int(deleted)),
+            "INSERT INTO record (tbl, rid, version, deleted, base) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (tbl, rid) DO UPDATE SET version = excluded.version,"
+            " deleted = excluded.deleted, base = COALESCE(?, record.base)",
+            (table, record_id, version, int(deleted), base or 0, base),
         )
+
+    def base_version(self, table: str, record_id: str) -> int:
+        """The server version this laptop last received (0: the server never had the record)."""
+        row = self._db.execute(
+            "SELECT base FROM record WHERE tbl = ? AND rid = ?", (table, record_id)
+        ).fetchone()
+        return int(row[0]) if row else 0
 
     # --- local writes ----------------------------------------------------------------------------
 
@@ -307,11 +390,12 @@ class LocalStore:
             raise ValueError("Aucun champ à enregistrer.")
         with self._tx() as db:
             row = self._record_row(table, record_id)
-            base = row[0] if row else 0
-            version = base + 1
+            base = self.base_version(table, record_id)
+            version = (row[0] if row else 0) + 1
             self._set_record(db, table, record_id, version, False)
             for name, value in fields.items():
                 self._put_field(db, table, record_id, name, version, hlc, value)
+            self._seal_manifest(db, table, record_id)
             return self._append_outbox(
                 db, table, record_id, base, hlc, {"fields": dict(fields), "delete": False}
             )
@@ -325,24 +409,51 @@ class LocalStore:
             row = self._record_row(table, record_id)
             if row is None or row[1]:
                 raise StoreError("Enregistrement introuvable ou déjà supprimé.")
-            base = row[0]
-            self._set_record(db, table, record_id, base + 1, True)
+            base = self.base_version(table, record_id)
+            self._set_record(db, table, record_id, row[0] + 1, True)
             db.execute("DELETE FROM field WHERE tbl = ? AND rid = ?", (table, record_id))
+            self._seal_manifest(db, table, record_id)
             return self._append_outbox(db, table, record_id, base, hlc, {"fields": {}, "delete": True})
 
     # --- reads -----------------------------------------------------------------------------------
 
+    def _seal_manifest(self, db: sqlite3.Connection, table: str, record_id: str) -> None:
+        """Seal the record's (field, version) list at the record's version.
+
+        Why: each value is bound to its own field row's version; without this list, a whole old
+        field row (version and value) put back would open and silently roll the field back.
+        """
+        (version,) = db.execute(
+            "SELECT version FROM record WHERE tbl = ? AND rid = ?", (table, record_id)
+        ).fetchone()
+        fields = db.execute(
+            "SELECT name, version FROM field WHERE tbl = ? AND rid = ? ORDER BY name", (table, record_id)
+        ).fetchall()
+        sealed = self._seal.seal_json(
+            table, record_id, MANIFEST_FIELD, int(version), [list(f) for f in fields]
+        )
+        db.execute("UPDATE record SET manifest = ? WHERE tbl = ? AND rid = ?", (sealed, table, record_id))
+
     def read(self, table: str, record_id: str) -> dict[str, Any] | None:
-        row = self._record_row(table, record_id)
-        if row is None or row[1]:
+        """The record's values; ``TamperedRecord`` if any row was altered, moved or put back."""
+        head = self._db.execute(
+            "SELECT version, deleted, manifest FROM record WHERE tbl = ? AND rid = ?", (table, record_id)
+        ).fetchone()
+        if head is None:
             return None
-        result: dict[str, Any] = {}
-        for name, version, value in self._db.execute(
+        version, deleted, manifest = head
+        if manifest is None:
+            raise TamperedRecord()
+        listed = self._seal.open_json(table, record_id, MANIFEST_FIELD, int(version), manifest)
+        rows = self._db.execute(
             "SELECT name, version, value FROM field WHERE tbl = ? AND rid = ? ORDER BY name",
             (table, record_id),
-        ):
-            result[name] = self._seal.open_json(table, record_id, name, int(version), value)
-        return result
+        ).fetchall()
+        if [[name, int(v)] for name, v, _ in rows] != listed:
+            raise TamperedRecord()
+        if deleted:
+            return None
+        return {name: self._seal.open_json(table, record_id, name, int(v), value) for name, v, value in rows}
 
     def version(self, table: str, record_id: str) -> int:
         """0 when the laptop never saw the record."""
@@ -372,6 +483,7 @@ class LocalStore:
             hlc=hlc,
             fields=dict(data["fields"]),
             delete=bool(data["delete"]),
+            field_hlc=dict(data.get("field_hlc") or {}),
         )
 
     def pending(self) -> list[PendingOp]:
@@ -414,8 +526,9 @@ class LocalStore:
         _check_ident(cursor, "Curseur de synchronisation")
         try:
             with self._tx() as db:
+                pending = db.execute("SELECT EXISTS (SELECT 1 FROM outbox)").fetchone()[0]
                 for rec in records:
-                    self._apply_one(db, rec)
+                    self._apply_one(db, rec, pending=bool(pending))
                 db.execute(
                     "INSERT INTO meta (key, value) VALUES ('sync_cursor', ?)"
                     " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -424,7 +537,7 @@ class LocalStore:
         except (ValueError, TypeError, AttributeError):
             raise StoreError("Page de synchronisation invalide : rien n'a été appliqué.") from None
 
-    def _apply_one(self, db: sqlite3.Connection, rec: RemoteRecord) -> None:
+    def _apply_one(self, db: sqlite3.Connection, rec: RemoteRecord, *, pending: bool = True) -> None:
         table = _check_ident(rec.table, "Table")
         record_id = _check_ident(rec.record_id, "Identifiant d'enregistrement")
         version = rec.version
@@ -435,7 +548,7 @@ class LocalStore:
         if not isinstance(hlcs, dict) or not all(isinstance(v, str) for v in hlcs.values()):
             raise TypeError("Horodatages distants invalides.")
 
-        touched = self._pending_fields(table, record_id)
+        touched = self._pending_fields(table, record_id) if pending else None
         current = self._record_row(table, record_id)
         kept: dict[str, tuple[str, Any]] = {}
         locally_deleted = False
@@ -458,10 +571,15 @@ class LocalStore:
             deleted = False
             base = {} if rec.deleted else {n: (hlcs.get(n, ""), v) for n, v in remote_fields.items()}
             new_fields = {**base, **kept}
-        self._set_record(db, table, record_id, version, deleted)
+        # The local version never goes back (an old ciphertext cannot be replayed at a reused
+        # version); the server's version is kept apart as the base of the next edits.
+        local = max(current[0] + 1, version) if current is not None else version
+        self._set_record(db, table, record_id, local, deleted, base=version)
+        version = local
         # Kept local values are re-sealed at the new version like the rest of the record.
         for name, (hlc, value) in new_fields.items():
             self._put_field(db, table, record_id, name, version, hlc, value)
+        self._seal_manifest(db, table, record_id)
 
     def cursor(self) -> str | None:
         row = self._db.execute("SELECT value FROM meta WHERE key = 'sync_cursor'").fetchone()

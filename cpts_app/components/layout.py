@@ -7,12 +7,13 @@ import reflex as rx
 from cpts_app.components.native_form import native_form
 from cpts_app.state.messaging_nav import MessagingNavState
 from cpts_app.state.session import SessionState
+from cpts_app.state.sync_conflicts import SyncConflictsNavState
 
 APP_TITLE = "CPTS — Coordination des soins"
 SHORT_TITLE = "CPTS Coordination"
 
 
-def _nav_link(label: str, href: str, icon: str) -> rx.Component:
+def nav_link(label: str, href: str, icon: str) -> rx.Component:
     return rx.link(
         rx.hstack(rx.icon(icon, size=16), rx.text(label), spacing="2", align="center"),
         href=href,
@@ -50,6 +51,34 @@ def _messaging_link() -> rx.Component:
     )
 
 
+def _conflicts_link() -> rx.Component:
+    """« Conflits de synchro » with the count waiting for a decision (reviewers only)."""
+    return rx.link(
+        rx.hstack(
+            rx.icon("git-compare-arrows", size=16),
+            rx.text("Conflits de synchro"),
+            rx.cond(
+                SyncConflictsNavState.open_conflicts > 0,
+                rx.badge(
+                    SyncConflictsNavState.open_conflicts,
+                    color_scheme="amber",
+                    variant="solid",
+                    radius="full",
+                    id="badge-conflits",
+                    aria_label=SyncConflictsNavState.open_conflicts.to_string() + " conflit(s) à arbitrer",
+                ),
+            ),
+            spacing="2",
+            align="center",
+        ),
+        href="/synchronisation/conflits",
+        color_scheme="gray",
+        high_contrast=True,
+        underline="none",
+        id="lien-conflits",
+    )
+
+
 def sign_out_button() -> rx.Component:
     """A native form post: the server revokes the session and clears the HttpOnly cookie."""
     return native_form(
@@ -69,26 +98,27 @@ def header() -> rx.Component:
                 align="center",
             ),
             rx.hstack(
-                _nav_link("Annuaire", "/annuaire", "book-user"),
-                _nav_link("Trouver un créneau", "/agenda/trouver", "calendar-search"),
-                _nav_link("Agenda", "/agenda/professionnel", "calendar-days"),
+                nav_link("Annuaire", "/annuaire", "book-user"),
+                nav_link("Trouver un créneau", "/agenda/trouver", "calendar-search"),
+                nav_link("Agenda", "/agenda/professionnel", "calendar-days"),
                 _messaging_link(),
                 rx.cond(
-                    SessionState.can_view_capacity, _nav_link("Capacité SNP", "/agenda/capacite", "gauge")
+                    SessionState.can_view_capacity, nav_link("Capacité SNP", "/agenda/capacite", "gauge")
                 ),
                 rx.cond(
                     SessionState.can_manage_availability,
-                    _nav_link("Disponibilités", "/agenda/disponibilites", "calendar-cog"),
+                    nav_link("Disponibilités", "/agenda/disponibilites", "calendar-cog"),
                 ),
                 rx.cond(
                     SessionState.can_manage_directory,
                     rx.fragment(
-                        _nav_link("Structures", "/admin/structures", "building-2"),
-                        _nav_link("Nouveau pro.", "/admin/professionnels/nouveau", "user-plus"),
-                        _nav_link("Journal", "/admin/journal", "scroll-text"),
-                        _nav_link("Appareils", "/admin/appareils", "laptop"),
+                        nav_link("Structures", "/admin/structures", "building-2"),
+                        nav_link("Nouveau pro.", "/admin/professionnels/nouveau", "user-plus"),
+                        nav_link("Journal", "/admin/journal", "scroll-text"),
+                        nav_link("Appareils", "/admin/appareils", "laptop"),
                     ),
                 ),
+                rx.cond(SyncConflictsNavState.can_review_conflicts, _conflicts_link()),
                 spacing="4",
                 align="center",
                 wrap="wrap",
@@ -127,6 +157,7 @@ def page_frame(*children: rx.Component, title: str) -> rx.Component:
     return rx.box(
         # The badge's first count; the page's inbox listener (every on_load) keeps it live.
         rx.box(on_mount=MessagingNavState.load_badge, display="none"),
+        rx.box(on_mount=SyncConflictsNavState.load_conflicts_badge, display="none"),
         header(),
         rx.box(
             rx.heading(title, size="7", margin_bottom="0.75em", as_="h1"),

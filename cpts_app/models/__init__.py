@@ -52,7 +52,15 @@ from cpts_app.models.orientation import (
     Urgency,
 )
 from cpts_app.models.patient import IdentityStatus, Patient, Sex
-from cpts_app.models.sync import SyncDevice
+from cpts_app.models.sync import (
+    SyncChange,
+    SyncConflict,
+    SyncCounter,
+    SyncDevice,
+    SyncRecord,
+    SyncRejection,
+    SyncTourDigest,
+)
 
 __all__ = [
     "Appointment",
@@ -94,7 +102,13 @@ __all__ = [
     "SlotStatus",
     "Structure",
     "StructureKind",
+    "SyncChange",
+    "SyncConflict",
+    "SyncCounter",
     "SyncDevice",
+    "SyncRecord",
+    "SyncRejection",
+    "SyncTourDigest",
     "Territory",
     "ThreadKind",
     "ThreadMember",

@@ -1,4 +1,4 @@
-"""/admin/appareils — enrol and revoke the field laptops that work offline (admins only)."""
+"""/admin/appareils — enrol, revoke and re-scope the field laptops that work offline (admins only)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from reflex.vars import Var
 
 from cpts_app.components.form_field import field_error
 from cpts_app.components.layout import page_frame
+from cpts_app.state.admin_devices import PERMANENCE
 from cpts_app.state.admin_devices import AdminDevicesState as D
 
 STATE_COLOURS = {
@@ -157,16 +158,29 @@ def _row(r) -> rx.Component:  # type: ignore[no-untyped-def]
         rx.table.cell(r["enrolled_at"]),
         rx.table.cell(r["last_contact_at"]),
         rx.table.cell(
-            rx.cond(
-                r["revocable"] == "oui",
-                rx.button(
-                    "Révoquer",
-                    on_click=D.open_revoke(r["device_id"]),
-                    color_scheme="red",
-                    variant="soft",
-                    size="1",
-                    class_name="revoquer",
+            rx.hstack(
+                rx.cond(
+                    r["scope_changeable"] == "oui",
+                    rx.button(
+                        "Changer de tournée",
+                        on_click=D.open_scope(r["device_id"]),
+                        variant="soft",
+                        size="1",
+                        class_name="changer-tournee",
+                    ),
                 ),
+                rx.cond(
+                    r["revocable"] == "oui",
+                    rx.button(
+                        "Révoquer",
+                        on_click=D.open_revoke(r["device_id"]),
+                        color_scheme="red",
+                        variant="soft",
+                        size="1",
+                        class_name="revoquer",
+                    ),
+                ),
+                spacing="2",
             )
         ),
         class_name="appareil",
@@ -225,6 +239,63 @@ def _revoke_dialog() -> rx.Component:
     )
 
 
+def _scope_dialog() -> rx.Component:
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title("Changer de tournée"),
+            rx.dialog.description(
+                "« ",
+                D.scope_label,
+                " » (actuellement : ",
+                D.scope_current,
+                ") effacera les données de son ancienne tournée à sa prochaine synchronisation, "
+                "puis recevra celles de la nouvelle.",
+            ),
+            rx.el.form(
+                rx.vstack(
+                    rx.el.label(
+                        "Nouvelle tournée *", html_for="changer-tournee-choix", class_name="field-label"
+                    ),
+                    rx.el.select(
+                        rx.el.option("— Choisir —", value=""),
+                        rx.foreach(D.tour_options, lambda opt: rx.el.option(opt[1], value=opt[0])),
+                        rx.el.option("Permanence (sans tournée)", value=PERMANENCE),
+                        name="tour_id",
+                        id="changer-tournee-choix",
+                        default_value="",
+                        class_name="native-select",
+                        aria_describedby="erreur-changer-tournee",
+                        aria_invalid=rx.cond(D.scope_error != "", "true", "false"),
+                    ),
+                    rx.cond(
+                        D.scope_error != "",
+                        rx.text(
+                            D.scope_error,
+                            color_scheme="red",
+                            size="2",
+                            role="alert",
+                            id="erreur-changer-tournee",
+                        ),
+                    ),
+                    rx.hstack(
+                        rx.dialog.close(
+                            rx.button("Retour", variant="soft", color_scheme="gray", type="button")
+                        ),
+                        rx.button("Changer de tournée", type="submit", id="confirmer-tournee"),
+                        justify="end",
+                        width="100%",
+                    ),
+                    spacing="3",
+                ),
+                on_submit=D.confirm_scope,
+                reset_on_submit=False,
+            ),
+        ),
+        open=D.scope_open,
+        on_open_change=D.set_scope_open,
+    )
+
+
 def admin_devices_page() -> rx.Component:
     return page_frame(
         rx.cond(
@@ -235,7 +306,8 @@ def admin_devices_page() -> rx.Component:
                 rx.vstack(
                     rx.text(
                         "Les portables du médicobus et des permanences travaillent hors ligne. "
-                        "Un portable révoqué est refusé à sa prochaine connexion et doit s'effacer.",
+                        "Un portable révoqué est refusé à sa prochaine connexion et doit s'effacer ; "
+                        "un portable qui change de tournée efface l'ancienne à sa prochaine synchronisation.",
                         color_scheme="gray",
                     ),
                     rx.cond(D.enrolment_code != "", _code_callout()),
@@ -243,6 +315,7 @@ def admin_devices_page() -> rx.Component:
                     rx.heading("Appareils inscrits", size="4", as_="h2"),
                     _table(),
                     _revoke_dialog(),
+                    _scope_dialog(),
                     spacing="4",
                     width="100%",
                 ),

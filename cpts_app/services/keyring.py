@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import logging
 import os
 import re
 import secrets
 import stat
+import threading
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -113,9 +115,38 @@ def create_key(settings: Settings | None = None) -> str:
     return key_id
 
 
+@functools.lru_cache(maxsize=16)
+def _checked_location(secrets_dir: str, data_dir: str, database_url: str) -> Path:
+    """``_check_location`` once per configuration (it resolves three paths)."""
+    settings = Settings(secrets_dir=Path(secrets_dir), data_dir=Path(data_dir), database_url=database_url)
+    return _check_location(settings)
+
+
+_loaded: dict[tuple[str, int, int, int], bytes] = {}
+_loaded_lock = threading.Lock()
+
+
 def load_key(key_id: str, settings: Settings | None = None) -> bytes:
-    """The 32 bytes of master key ``key_id``; ``KeyNotFound`` if absent or unreadable."""
-    path = _key_path(secrets_folder(settings), key_id)
+    """The 32 bytes of master key ``key_id``; ``KeyNotFound`` if absent or unreadable.
+
+    Why a cache keyed on the file's identity (path, inode, size, mtime): a first sync of 50 000
+    records opens as many envelopes; reading and checking the key file each time cost most of
+    it. One ``stat`` per call still notices a key file removed or replaced.
+    """
+    current = _settings(settings)
+    folder = _checked_location(
+        str(current.secrets_dir), str(current.data_dir), current.effective_database_url
+    )
+    path = _key_path(folder, key_id)
+    try:
+        info = path.stat()
+    except OSError as exc:
+        raise KeyNotFound(key_id) from exc
+    identity = (str(path), info.st_ino, info.st_size, info.st_mtime_ns)
+    with _loaded_lock:
+        cached = _loaded.get(identity)
+    if cached is not None:
+        return cached
     try:
         raw = path.read_bytes()
         key = base64.b64decode(raw.strip(), validate=True)
@@ -123,6 +154,8 @@ def load_key(key_id: str, settings: Settings | None = None) -> bytes:
         raise KeyNotFound(key_id) from exc
     if len(key) != KEY_BYTES:
         raise KeyNotFound(key_id)
+    with _loaded_lock:
+        _loaded[identity] = key
     return key
 
 

@@ -37,6 +37,8 @@ class Permission(StrEnum):
     """Read every patient thread, form care teams, create channels, broadcast."""
     MANAGE_DEVICES = "devices.manage"
     """Enrol and revoke the field laptops that work offline (admin only)."""
+    REVIEW_SYNC_CONFLICTS = "sync.conflicts"
+    """See the values that lost a merge between laptops and the server, keep or restore them."""
 
 
 _CARE = frozenset(
@@ -59,6 +61,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         Permission.VIEW_CAPACITY_BOARD,
         Permission.SEE_ALL_PATIENT_NAMES,
         Permission.COORDINATE_MESSAGING,
+        Permission.REVIEW_SYNC_CONFLICTS,
     },
     Role.PROFESSIONAL: _CARE | {Permission.MANAGE_OWN_AVAILABILITY},
     Role.SECRETARIAT: _CARE

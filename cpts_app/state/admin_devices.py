@@ -1,4 +1,4 @@
-"""Enrolling and revoking the field laptops (admins).
+"""Enrolling and revoking the field laptops, and changing their tour (admins).
 
 Why the one-time code is cleared so eagerly: it lets a laptop bind itself to an account for 24 h.
 It is a var only while the admin reads it, and it is wiped when the callout is closed, when the
@@ -23,6 +23,15 @@ from cpts_app.state.session import SessionState, sign_in_redirect
 FIELDS = ("label", "user_id", "tour_id", "lease_days")
 DEFAULT_LEASE_DAYS = "7"
 REVOCABLE = ("en attente d'inscription", "actif")
+"""Also the states whose tour can still change (not revoked, not wiped)."""
+PERMANENCE = "permanence"
+"""The select's value for « Permanence (sans tournée) »: no tour."""
+CHOOSE_TOUR = "Choisissez la nouvelle tournée, ou « Permanence (sans tournée) »."
+UNKNOWN_TOUR = "Cette tournée n'existe pas."
+SCOPE_UNCHANGED = "Le portable était déjà sur ce périmètre : rien n'a changé."
+SCOPE_CHANGED = (
+    "Tournée changée : le portable effacera les données de l'ancienne tournée à sa prochaine synchronisation."
+)
 DENIED = "Accès refusé : seuls les administrateurs peuvent inscrire ou révoquer des appareils."
 
 
@@ -63,6 +72,12 @@ class AdminDevicesState(SessionState):
     revoke_label: str = ""
     revoke_error: str = ""
     _revoke_device_id: str = ""
+    scope_open: bool = False
+    scope_label: str = ""
+    scope_current: str = ""
+    """The device's scope as the table shows it (a tour name, or « permanence »)."""
+    scope_error: str = ""
+    _scope_device_id: str = ""
     _listed_ids: list[str] = []
 
     async def _admin(self):
@@ -82,15 +97,21 @@ class AdminDevicesState(SessionState):
         self.rows, self.user_options, self.tour_options, self._listed_ids = [], [], [], []
         self.enrolment_code = self.enrolled_label = ""
         self._close_revoke()
+        self._close_scope()
 
     def _close_revoke(self) -> None:
         self.revoke_open, self.revoke_label, self.revoke_error = False, "", ""
         self._revoke_device_id = ""
 
+    def _close_scope(self) -> None:
+        self.scope_open, self.scope_label, self.scope_current, self.scope_error = False, "", "", ""
+        self._scope_device_id = ""
+
     @rx.event
     async def load(self):
         self.enrolment_code = self.enrolled_label = ""
         self._close_revoke()
+        self._close_scope()
         self.loaded = False
         actor, redirect = await self._admin()
         if actor is None:
@@ -122,6 +143,7 @@ class AdminDevicesState(SessionState):
                 "lease": f"{v.lease_days} j",
                 "state": v.state,
                 "revocable": "oui" if v.state in REVOCABLE else "",
+                "scope_changeable": "oui" if v.state in REVOCABLE else "",
                 "enrolled_at": _when(v.enrolled_at),
                 "last_contact_at": _when(v.last_contact_at),
             }
@@ -178,12 +200,18 @@ class AdminDevicesState(SessionState):
         actor, redirect = await self._admin()
         if actor is None:
             return redirect
-        if not isinstance(device_id, str) or device_id not in self._listed_ids:
+        row = self._listed_row(device_id)
+        if row is None:
             return rx.toast.error(devices.DEVICE_NOT_FOUND)
-        row = next(r for r in self.rows if r["device_id"] == device_id)
         self._revoke_device_id = device_id
         self.revoke_label, self.revoke_error, self.revoke_open = row["label"], "", True
         return None
+
+    def _listed_row(self, device_id: Any) -> dict[str, Any] | None:
+        """The shown row of ``device_id``; None for an id the page never listed (forged event)."""
+        if not isinstance(device_id, str) or device_id not in self._listed_ids:
+            return None
+        return next(r for r in self.rows if r["device_id"] == device_id)
 
     @rx.event
     def set_revoke_open(self, value: bool):
@@ -209,3 +237,55 @@ class AdminDevicesState(SessionState):
         self._close_revoke()
         await self._refresh(actor)
         return rx.toast.info(f"« {label} » est révoqué : il devra s'effacer à sa prochaine connexion.")
+
+    @rx.event
+    async def open_scope(self, device_id: str):
+        actor, redirect = await self._admin()
+        if actor is None:
+            return redirect
+        row = self._listed_row(device_id)
+        if row is None:
+            return rx.toast.error(devices.DEVICE_NOT_FOUND)
+        self._scope_device_id = device_id
+        self.scope_label, self.scope_current = row["label"], row["scope"]
+        self.scope_error, self.scope_open = "", True
+        return None
+
+    @rx.event
+    def set_scope_open(self, value: bool):
+        if not value:
+            self._close_scope()
+
+    @rx.event
+    async def confirm_scope(self, form_data: dict[str, Any]):
+        actor, redirect = await self._admin()
+        if actor is None:
+            return redirect
+        device_id = self._scope_device_id
+        if not device_id:
+            self._close_scope()
+            return None
+        choice = str(form_data.get("tour_id") or "").strip() if isinstance(form_data, dict) else ""
+        if not choice:
+            self.scope_error = CHOOSE_TOUR
+            return None
+        tour_id = None if choice == PERMANENCE else _digits(choice)
+        if choice != PERMANENCE and tour_id is None:
+            self.scope_error = UNKNOWN_TOUR
+            return None
+        try:
+            await run_service(lambda s: devices.change_scope(s, actor, device_id, tour_id), write=True)
+        except DomainError as error:
+            self.scope_error = getattr(error, "errors", {}).get("tour_id", "") or error.message
+            return None
+        # The service leaves an unchanged scope alone (no new epoch): say so rather than « changée ».
+        unchanged = self._scope_name(tour_id) == self.scope_current
+        self._close_scope()
+        await self._refresh(actor)
+        return rx.toast.info(SCOPE_UNCHANGED) if unchanged else rx.toast.success(SCOPE_CHANGED)
+
+    def _scope_name(self, tour_id: int | None) -> str:
+        """The « Tournée » cell a scope shows (as ``_refresh`` writes it)."""
+        if tour_id is None:
+            return PERMANENCE
+        return next((name for value, name in self.tour_options if value == str(tour_id)), "")

@@ -312,3 +312,84 @@ def variant_context(browser: Browser, app_variant: AppInstance) -> Iterator[Brow
 @pytest.fixture
 def variant_page(variant_context: BrowserContext) -> Page:
     return variant_context.new_page()
+
+
+# --- field mode: a médicobus laptop -------------------------------------------------------------
+
+FIELD_APP_PORT = int(os.environ.get("CPTS_TEST_PORT_FIELD", "3013"))
+FIELD_PASSPHRASE = "tournée des Costières, portable 1"
+
+
+@dataclass(frozen=True)
+class FieldLaptop:
+    """The app in field mode (``CPTS_MODE=field``) on a laptop folder enrolled against ``single_app``."""
+
+    url: str
+    folder: Path
+    passphrase: str
+    server: AppInstance
+    pid: int
+
+    def new_context(self, browser: Browser) -> BrowserContext:
+        return new_context(browser, self.url)
+
+
+def _enrol_laptop(server: AppInstance, folder: Path, passphrase: str) -> None:
+    """What the admin and the laptop do: a one-time code, then ``mobile_sync.field.enrol``."""
+    from sqlmodel import Session, select
+
+    from cpts_app.models.access import Role, User
+    from cpts_app.models.agenda import Tour
+    from cpts_app.services.permissions import Actor
+    from cpts_app.services.sync import devices
+    from mobile_sync import field
+    from mobile_sync.client import SyncClient
+    from mobile_sync.envelope import FAST_TEST_KDF
+
+    with Session(server.engine) as session:
+        admin = session.exec(select(User).where(User.email == "admin@demo-cpts.fr")).one()
+        bus = session.exec(select(User).where(User.email == "medicobus@demo-cpts.fr")).one()
+        tour = session.exec(select(Tour)).first()
+        actor = Actor(user_id=admin.id, role=Role.ADMIN, display_name=admin.display_name)
+        _, code = devices.create_enrolment(
+            session,
+            actor,
+            label="Médicobus – portable de test",
+            user_id=bus.id,
+            tour_id=tour.id if tour else None,
+            lease_days=7,
+        )
+        session.commit()
+    client = SyncClient.connect(server.url)
+    try:
+        field.enrol(folder, passphrase, server.url, code, client, params=FAST_TEST_KDF)
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def field_laptop(
+    tmp_path_factory: pytest.TempPathFactory, single_app: AppInstance, single_app_web_dir: Path
+) -> Iterator[FieldLaptop]:
+    """A third instance, in field mode, own port, data folder and build folder; its laptop folder
+    is enrolled against the one-worker server instance before it starts."""
+    folder = tmp_path_factory.mktemp("cpts-terrain") / "portable"
+    _enrol_laptop(single_app, folder, FIELD_PASSPHRASE)
+    data_dir = tmp_path_factory.mktemp("cpts-browser-data-field")
+    extra_env = {"CPTS_MODE": "field", "CPTS_TERRAIN_DIR": str(folder)}
+    with (
+        _private_web_dir(tmp_path_factory, single_app_web_dir) as web_dir,
+        _running_app(
+            data_dir, FIELD_APP_PORT, extra_env=extra_env | {"REFLEX_WEB_WORKDIR": str(web_dir)}
+        ) as process,
+    ):
+        yield FieldLaptop(
+            f"http://localhost:{FIELD_APP_PORT}", folder, FIELD_PASSPHRASE, single_app, process.pid
+        )
+
+
+@pytest.fixture
+def field_page(browser: Browser, field_laptop: FieldLaptop) -> Iterator[Page]:
+    ctx = field_laptop.new_context(browser)
+    yield ctx.new_page()
+    ctx.close()

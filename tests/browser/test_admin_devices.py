@@ -1,4 +1,4 @@
-"""Enrolling and revoking the field laptops in the browser (admin), and refusal for others."""
+"""Enrolling, revoking and re-scoping the field laptops in the browser (admin), and refusal for others."""
 
 from __future__ import annotations
 
@@ -11,7 +11,10 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from cpts_app.models.access import Role, User
+from cpts_app.models.agenda import Tour
 from cpts_app.models.sync import SyncDevice
+from cpts_app.services.permissions import Actor
 from cpts_app.services.sync import devices
 from tests.browser.helpers import ADMIN, COORDINATOR, field_error, sign_in
 
@@ -78,6 +81,58 @@ def test_admin_enrols_then_revokes_a_laptop(page: Page, app_engine: Engine) -> N
     with Session(app_engine) as s:
         device = s.exec(select(SyncDevice).where(SyncDevice.label == label)).one()
         assert device.revoked_at is not None and device.revoked_reason == "Portable volé dans le médicobus"
+
+
+def _enrolled_permanence_laptop(engine: Engine, label: str) -> None:
+    """A laptop enrolled without a tour (permanence), as the admin and the laptop would do it."""
+    with Session(engine) as s:
+        admin = s.exec(select(User).where(User.email == ADMIN[0])).one()
+        bus = s.exec(select(User).where(User.email == "medicobus@demo-cpts.fr")).one()
+        actor = Actor(user_id=admin.id, role=Role.ADMIN, display_name=admin.display_name)
+        _, code = devices.create_enrolment(s, actor, label=label, user_id=bus.id, tour_id=None)
+        s.commit()
+    _claim(engine, code)
+
+
+def _device(engine: Engine, label: str) -> SyncDevice:
+    with Session(engine) as s:
+        return s.exec(select(SyncDevice).where(SyncDevice.label == label)).one()
+
+
+def test_admin_changes_a_laptops_tour(page: Page, app_engine: Engine) -> None:
+    label = "Permanence – portable à réaffecter"
+    _enrolled_permanence_laptop(app_engine, label)
+    with Session(app_engine) as s:
+        tour = s.exec(select(Tour).order_by(Tour.name)).first()
+        assert tour is not None, "the demo has a médicobus tour"
+        tour_id, tour_name = tour.id, tour.name
+    epoch = _device(app_engine, label).scope_epoch
+
+    sign_in(page, *ADMIN)
+    page.goto("/admin/appareils")
+    row = page.locator(".appareil", has_text=label)
+    scope_cell = row.locator("td").nth(2)
+    expect(scope_cell).to_have_text("permanence")
+    row.get_by_role("button", name="Changer de tournée").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text(label)
+    expect(
+        dialog.locator("#changer-tournee-choix option", has_text="Permanence (sans tournée)")
+    ).to_have_count(1)
+
+    # No choice: a French error in the dialog, nothing saved.
+    dialog.locator("#confirmer-tournee").click()
+    expect(dialog.locator("#erreur-changer-tournee")).to_contain_text("Choisissez la nouvelle tournée")
+    assert _device(app_engine, label).scope_epoch == epoch
+
+    dialog.locator("#changer-tournee-choix").select_option(label=tour_name)
+    dialog.locator("#confirmer-tournee").click()
+    expect(dialog).to_have_count(0)
+    expect(scope_cell).to_have_text(tour_name)
+    expect(page.get_by_text("Tournée changée : le portable effacera")).to_be_visible()
+    device = _device(app_engine, label)
+    assert device.tour_id == tour_id
+    assert device.scope_epoch == epoch + 1
 
 
 def test_empty_label_is_refused_in_french(page: Page, app_engine: Engine) -> None:

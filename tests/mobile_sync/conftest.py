@@ -12,6 +12,8 @@ from cpts_app import db, settings
 from cpts_app.api.app import build_api
 from cpts_app.models.access import Role
 from cpts_app.services.sync import devices
+from mobile_sync.client import SyncClient
+from tests.mobile_sync.world import Laptop, Tour, enrolment_code, make_tour
 from tests.services import factories
 
 
@@ -37,3 +39,24 @@ def code(engine) -> str:
         )
         session.commit()
         return code
+
+
+@pytest.fixture
+def tour(engine) -> Tour:
+    """A médicobus tour with tomorrow's slots (``world.make_tour``)."""
+    return make_tour(engine)
+
+
+@pytest.fixture
+def laptops(tmp_path, api: TestClient, engine, tour):
+    """``laptops("bus-a")``: a laptop enrolled on the tour through the API (closed at the end)."""
+    made: list[Laptop] = []
+
+    def make(label: str, client: SyncClient | None = None) -> Laptop:
+        laptop = Laptop(tmp_path / label, client or SyncClient(api), enrolment_code(engine, tour, label))
+        made.append(laptop)
+        return laptop
+
+    yield make
+    for laptop in made:
+        laptop.close()

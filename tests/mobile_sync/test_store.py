@@ -139,13 +139,26 @@ def test_write_read_version_outbox(store: LocalStore) -> None:
     assert store.read("patient", "absent") is None
     assert store.record_ids("patient") == ["p1", "p2"]
     ops = store.pending()
-    assert [(o.op_id, o.record_id, o.base_version, o.delete) for o in ops[:2]] == [
-        (op1, "p1", 0, False),
-        (op2, "p1", 1, False),
+    # Two edits of p1 never sent are folded into one op; each field keeps its own edit time.
+    assert op2 == op1 and store.pending_count() == 2 and len(op1) == 32
+    assert [(o.op_id, o.record_id, o.base_version, o.delete) for o in ops] == [
+        (op1, "p1", 0, False),  # the base is the server's version, not the local edit count
+        (ops[1].op_id, "p2", 0, False),
     ]
-    assert ops[1].fields == {"age": 42, "allergies": ["pénicilline"]}
-    assert ops[1].hlc == _hlc(2) and ops[0].seq < ops[1].seq < ops[2].seq
-    assert len(op1) == 32 and store.pending_count() == 3
+    assert ops[0].fields == {"nom": "Martin", "age": 42, "allergies": ["pénicilline"]}
+    assert ops[0].field_hlc == {"nom": _hlc(1), "age": _hlc(2), "allergies": _hlc(2)}
+    assert ops[0].hlc == _hlc(2) and ops[0].seq < ops[1].seq
+
+
+def test_an_op_already_sent_is_never_changed(store: LocalStore) -> None:
+    op1 = store.write("patient", "p1", {"nom": "Martin"}, _hlc(1))
+    store.mark_sent([op1])
+    op2 = store.write("patient", "p1", {"nom": "Martine"}, _hlc(2))
+    first, second = store.pending()
+    assert op2 != op1 and (first.op_id, first.fields) == (op1, {"nom": "Martin"})
+    assert (second.op_id, second.fields) == (op2, {"nom": "Martine"})
+    op3 = store.write("patient", "p1", {"age": 41}, _hlc(3))
+    assert op3 == op2 and store.pending()[1].fields == {"nom": "Martine", "age": 41}
 
 
 def test_write_is_atomic(store: LocalStore, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -188,7 +201,7 @@ def test_delete_tombstone(store: LocalStore) -> None:
     assert store.version("patient", "p1") == 2
     assert store.record_ids("patient") == []
     last = store.pending()[-1]
-    assert (last.op_id, last.delete, last.fields, last.base_version) == (op, True, {}, 1)
+    assert (last.op_id, last.delete, last.fields, last.base_version) == (op, True, {}, 0)
     assert store._db.execute("SELECT COUNT(*) FROM field").fetchone()[0] == 0
     with pytest.raises(StoreError, match="introuvable"):
         store.delete("patient", "p1", _hlc(3))
@@ -305,8 +318,9 @@ def test_apply_remote_keeps_local_pending_delete(store: LocalStore) -> None:
     store.apply_remote([_remote("p1", 1, nom="Martin")], "c1")
     store.delete("patient", "p1", _hlc(3))
     store.apply_remote([_remote("p1", 2, nom="Martin bis")], "c2")
-    assert store.read("patient", "p1") is None and store.version("patient", "p1") == 2
-    assert store.pending()[0].delete
+    assert store.read("patient", "p1") is None and store.base_version("patient", "p1") == 2
+    assert store.version("patient", "p1") == 3  # local versions never go back (no ciphertext reuse)
+    assert store.pending()[0].delete and store.pending()[0].base_version == 1
 
 
 def test_purge(store: LocalStore) -> None:

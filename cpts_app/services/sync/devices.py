@@ -180,6 +180,35 @@ def revoke(session: Session, actor: Actor, device_id: str, reason: str) -> SyncD
     return device
 
 
+def change_scope(session: Session, actor: Actor, device_id: str, tour_id: int | None) -> SyncDevice:
+    """Give the laptop another tour; at its next pull it drops what it may no longer hold.
+
+    The new ``scope_epoch`` makes the laptop's cursor stale: the server answers with a reset, the
+    laptop keeps only its changes still to push, then pulls its new scope from the start.
+    """
+    require(actor, Permission.MANAGE_DEVICES)
+    device = _device(session, device_id)
+    if device.revoked_at is not None:
+        raise ValidationFailed({"tour_id": "Cet appareil est révoqué : son périmètre ne change plus."})
+    if tour_id is not None and session.get(Tour, tour_id) is None:
+        raise ValidationFailed({"tour_id": "Cette tournée n'existe pas."})
+    if tour_id == device.tour_id:
+        return device
+    previous = device.tour_id
+    device.tour_id = tour_id
+    device.scope_epoch += 1
+    session.add(device)
+    audit.record(
+        session,
+        "sync.device.scope_changed",
+        actor=actor,
+        target_type="sync_device",
+        target_id=device_id,
+        detail={"from_tour": previous, "to_tour": tour_id, "epoch": device.scope_epoch},
+    )
+    return device
+
+
 def device_for_contact(session: Session, device_id: str, *, ip: str | None = None) -> SyncDevice:
     """The enrolled, not revoked device behind a sync request; refusals say what the laptop must do.
 
