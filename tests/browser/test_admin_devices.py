@@ -87,7 +87,8 @@ def _enrolled_permanence_laptop(engine: Engine, label: str) -> None:
     """A laptop enrolled without a tour (permanence), as the admin and the laptop would do it."""
     with Session(engine) as s:
         admin = s.exec(select(User).where(User.email == ADMIN[0])).one()
-        bus = s.exec(select(User).where(User.email == "medicobus@demo-cpts.fr")).one()
+        # A permanence laptop (no tour) serves its account's structure: the demo GP has one.
+        bus = s.exec(select(User).where(User.email == "medecin@demo-cpts.fr")).one()
         actor = Actor(user_id=admin.id, role=Role.ADMIN, display_name=admin.display_name)
         _, code = devices.create_enrolment(s, actor, label=label, user_id=bus.id, tour_id=None)
         s.commit()

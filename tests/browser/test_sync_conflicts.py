@@ -50,7 +50,8 @@ def app_keys(single_app: AppInstance) -> Iterator[None]:
 
 def _laptop(session: Session, label: str) -> SyncDevice:
     admin = actor_of(session, ADMIN[0])
-    bus = session.exec(select(User).where(User.email == "medicobus@demo-cpts.fr")).one()
+    # A permanence laptop (no tour) serves its account's structure: the demo GP has one.
+    bus = session.exec(select(User).where(User.email == "medecin@demo-cpts.fr")).one()
     _, code = devices.create_enrolment(session, admin, label=label, user_id=bus.id, tour_id=None)
     key = Ed25519PrivateKey.generate().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
     return devices.claim_enrolment(session, code, key)

@@ -33,7 +33,7 @@ def code(engine) -> str:
     """A one-time code for « Médicobus 1 » (a médicobus team account, 7-day lease)."""
     with Session(engine, expire_on_commit=False) as session:
         admin = factories.actor(session, Role.ADMIN)
-        bus = factories.user(session, email="bus@example.fr", role=Role.MEDICOBUS_TEAM)
+        bus = factories.field_account(session, email="bus@example.fr")
         _, code = devices.create_enrolment(
             session, admin, label="Médicobus 1", user_id=bus.id, tour_id=None, lease_days=7
         )

@@ -117,3 +117,17 @@ def actor(session: Session, role: Role = Role.ADMIN) -> Actor:
     )
     assert row.id is not None
     return Actor(user_id=row.id, role=role, display_name=row.display_name, ip="203.0.113.7")
+
+
+def field_account(session: Session, email: str, home: Structure | None = None) -> User:
+    """A médicobus/permanence account linked to a professional of ``home`` (a laptop's scope)."""
+    if home is None:
+        home = structure(
+            session, f"Permanence {next(_sequence)}", commune(session, f"Commune {next(_sequence)}")
+        )
+    person = professional(session, "Léa", f"Garnier{next(_sequence)}", structures=[home])
+    row = user(session, email=email, role=Role.MEDICOBUS_TEAM, display_name="Équipe de terrain")
+    row.professional_id = person.id
+    session.add(row)
+    session.flush()
+    return row

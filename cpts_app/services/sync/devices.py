@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 
 from cpts_app.models.access import User
 from cpts_app.models.agenda import Tour
+from cpts_app.models.directory import ProfessionalStructure
 from cpts_app.models.sync import SyncDevice
 from cpts_app.models.types import utcnow
 from cpts_app.services import audit
@@ -62,6 +63,27 @@ def _hash_code(code: str) -> str:
     return hashlib.sha256(code.encode("ascii")).hexdigest()
 
 
+NO_STRUCTURE = (
+    "Choisissez une tournée : sans tournée, l'appareil sert une permanence de la structure du "
+    "compte, et ce compte n'est rattaché à aucune structure."
+)
+
+
+def permanence_structure(session: Session, user: User | None) -> int | None:
+    """The structure a tour-less laptop serves: its account's (first) structure, if any.
+
+    Why: a permanence laptop must only hold its own structure's records; without a structure
+    there would be one scope shared by every tour-less laptop of the territory.
+    """
+    if user is None or user.professional_id is None:
+        return None
+    return session.exec(
+        select(ProfessionalStructure.structure_id)
+        .where(ProfessionalStructure.professional_id == user.professional_id)
+        .order_by(col(ProfessionalStructure.structure_id))
+    ).first()
+
+
 def normalise_code(raw: str) -> str:
     """Codes are shown as « ABCD-EFGH-JKMN »; typed with or without dashes, in any case."""
     return "".join(ch for ch in raw.upper() if ch.isalnum())
@@ -85,8 +107,13 @@ def create_enrolment(
     user = session.get(User, user_id)
     if user is None or not user.active:
         errors["user_id"] = "Choisissez le compte actif pour lequel l'appareil travaillera."
+    structure_id = None
     if tour_id is not None and session.get(Tour, tour_id) is None:
         errors["tour_id"] = "Cette tournée n'existe pas."
+    elif tour_id is None and user is not None:
+        structure_id = permanence_structure(session, user)
+        if structure_id is None:
+            errors["tour_id"] = NO_STRUCTURE
     if not LEASE_DAYS_RANGE[0] <= lease_days <= LEASE_DAYS_RANGE[1]:
         low, high = LEASE_DAYS_RANGE
         errors["lease_days"] = f"La durée hors ligne doit être comprise entre {low} et {high} jours."
@@ -98,6 +125,7 @@ def create_enrolment(
         label=label,
         user_id=user_id,
         tour_id=tour_id,
+        structure_id=structure_id,
         lease_days=lease_days,
         enrolment_code_hash=_hash_code(code),
         enrolment_expires_at=utcnow() + CODE_LIFETIME,
@@ -194,8 +222,14 @@ def change_scope(session: Session, actor: Actor, device_id: str, tour_id: int | 
         raise ValidationFailed({"tour_id": "Cette tournée n'existe pas."})
     if tour_id == device.tour_id:
         return device
+    structure_id = None
+    if tour_id is None:
+        structure_id = permanence_structure(session, session.get(User, device.user_id))
+        if structure_id is None:
+            raise ValidationFailed({"tour_id": NO_STRUCTURE})
     previous = device.tour_id
     device.tour_id = tour_id
+    device.structure_id = structure_id
     device.scope_epoch += 1
     session.add(device)
     audit.record(

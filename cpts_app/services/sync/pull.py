@@ -8,7 +8,7 @@ asked again. A record that left the device's tour comes out as a purge; a scope 
 
 from __future__ import annotations
 
-from sqlalchemy import or_
+from sqlalchemy import false, or_
 from sqlmodel import Session, col, select
 
 from cpts_app.models.sync import SyncChange, SyncDevice, SyncRecord
@@ -29,6 +29,8 @@ from mobile_sync.protocol import (
 def _record_scope(device: SyncDevice):
     if device.tour_id is not None:
         return SyncRecord.tour_id == device.tour_id
+    if device.structure_id is None:
+        return false()  # a device without any scope receives nothing
     return col(SyncRecord.tour_id).is_(None) & (SyncRecord.structure_id == device.structure_id)
 
 

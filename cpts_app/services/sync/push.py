@@ -35,6 +35,7 @@ from mobile_sync.schema import LAPTOP_WRITABLE, SchemaError, check_fields
 OUT_OF_SCOPE = "Enregistrement hors du périmètre de cet appareil : modification refusée."
 READ_ONLY = "Table en lecture seule sur le portable : modification refusée."
 NOT_ALLOWED = "Le compte de cet appareil n'a pas le droit d'écrire ces données."
+NO_SCOPE = "Appareil sans tournée ni structure : l'administrateur doit lui donner une tournée."
 
 _WRITE_PERMISSION = {
     "patient": Permission.CREATE_PATIENT,
@@ -68,6 +69,8 @@ def device_scope(device: SyncDevice) -> Scope:
 def in_scope(row_tour: int | None, row_structure: int | None, scope: Scope) -> bool:
     if scope.tour_id is not None:
         return row_tour == scope.tour_id
+    if scope.structure_id is None:
+        return False  # a device without any scope holds nothing
     return row_tour is None and row_structure == scope.structure_id
 
 
@@ -197,6 +200,8 @@ def _merge_op(
     if not has_permission(actor, _WRITE_PERMISSION[op.table]):
         raise Rejected(NOT_ALLOWED)
     scope = device_scope(device)
+    if scope.tour_id is None and scope.structure_id is None:
+        raise Rejected(NO_SCOPE)
     row = known.get((op.table, op.record_id))
     if row is not None and not in_scope(row.tour_id, row.structure_id, scope):
         raise Rejected(OUT_OF_SCOPE)

@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 
 from cpts_app.models.access import Role
 from cpts_app.models.audit import AuditEvent
+from cpts_app.models.directory import Structure
 from cpts_app.models.sync import SyncChange, SyncConflict, SyncDevice
 from cpts_app.services.errors import DomainError, NotFound, PermissionDenied
 from cpts_app.services.sync import conflicts, devices, push, records
@@ -26,7 +27,10 @@ PATIENT = {"nom": "Durand", "prenoms": "Léa Marie", "date_naissance": "1950-04-
 
 
 def _device(session: Session, admin, label: str) -> SyncDevice:
-    bus = factories.user(session, email=f"bus{next(_seq)}@example.fr", role=Role.MEDICOBUS_TEAM)
+    # Both laptops serve the same permanence: they share its records.
+    home = session.exec(select(Structure).where(Structure.name == "Permanence de Comps")).first()
+    home = home or factories.structure(session, "Permanence de Comps", factories.commune(session, "Comps"))
+    bus = factories.field_account(session, email=f"bus{next(_seq)}@example.fr", home=home)
     _, code = devices.create_enrolment(session, admin, label=label, user_id=bus.id, tour_id=None)
     key = Ed25519PrivateKey.generate().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
     return devices.claim_enrolment(session, code, key)

@@ -24,7 +24,7 @@ def _public_key() -> bytes:
 
 def _enrol(session: Session, **overrides) -> tuple[SyncDevice, str]:
     admin = factories.actor(session, Role.ADMIN)
-    field_user = factories.user(session, email="bus@example.fr", role=Role.MEDICOBUS_TEAM)
+    field_user = factories.field_account(session, email="bus@example.fr")
     args = {"label": "Médicobus – portable 1", "user_id": field_user.id, "tour_id": None, "lease_days": 7}
     args.update(overrides)
     return devices.create_enrolment(session, admin, **args)
@@ -117,3 +117,15 @@ def test_unknown_device_and_revocation_input(session: Session) -> None:
     device, _ = _enrol(session)
     with pytest.raises(ValidationFailed):
         devices.revoke(session, admin, device.device_id, "  ")
+
+
+def test_a_laptop_without_a_tour_serves_its_accounts_structure_or_is_refused(session: Session) -> None:
+    admin = factories.actor(session, Role.ADMIN)
+    lone = factories.user(session, email="seul@example.fr", role=Role.MEDICOBUS_TEAM)
+    with pytest.raises(ValidationFailed) as refused:
+        devices.create_enrolment(session, admin, label="Permanence", user_id=lone.id, tour_id=None)
+    assert refused.value.errors["tour_id"] == devices.NO_STRUCTURE
+    linked = factories.field_account(session, email="permanence@example.fr")
+    device, _ = devices.create_enrolment(session, admin, label="Permanence", user_id=linked.id, tour_id=None)
+    assert device.structure_id is not None
+    assert device.structure_id == devices.permanence_structure(session, linked)
