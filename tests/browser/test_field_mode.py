@@ -253,3 +253,41 @@ def test_a_slot_booked_offline_but_given_away_meanwhile_comes_back_to_rebook(
     page.get_by_role("link", name="Choisir un autre créneau").click()
     expect(page).to_have_url(re.compile(r"/terrain/agenda$"))
     expect(page.locator(".creneau", has_text=hours).first.locator(".statut-creneau")).to_have_text("réservé")
+
+
+def _set_server_url(laptop: FieldLaptop, url: str) -> None:
+    """What a lost network looks like to the laptop: its (sealed) server address stops answering."""
+    with LocalStore.open(field.store_path(laptop.folder), laptop.passphrase) as store:
+        store.set_meta("server_url", url.encode(), secret=False)
+
+
+def test_without_network_the_laptop_says_offline_keeps_its_changes_and_syncs_later(
+    field_page: Page, field_laptop: FieldLaptop
+) -> None:
+    page = field_page
+    _unlock(page, field_laptop)
+    page.click("#verrouiller")  # the open store keeps the address it read: close it first
+    expect(page).to_have_url(re.compile(r"/terrain$"))
+    _set_server_url(field_laptop, "http://127.0.0.1:9")  # nothing listens there
+    try:
+        _unlock(page, field_laptop)
+        expect(page.locator("#indicateur-reseau")).to_have_text("Hors ligne", timeout=30_000)
+        page.goto("/terrain/patients")
+        page.fill("#nouveau-nom", "Horsligne")
+        page.fill("#nouveau-prenoms", "Marc")
+        page.fill("#nouveau-date_naissance", "1970-01-01")
+        page.select_option("#nouveau-sexe", "M")
+        page.click("#creer-patient")
+        expect(page).to_have_url(re.compile(r"/terrain/patients/[0-9a-f]{32}$"))
+        _pending(page, 1)
+        page.goto("/terrain/synchronisation")
+        page.click("#synchroniser")
+        expect(page.locator("#erreur-synchronisation")).to_contain_text("injoignable", timeout=30_000)
+        _pending(page, 1)  # nothing lost: the change waits in the outbox
+        page.click("#verrouiller")
+        expect(page).to_have_url(re.compile(r"/terrain$"))
+    finally:
+        _set_server_url(field_laptop, field_laptop.server.url)
+    _unlock(page, field_laptop)
+    expect(page.locator("#indicateur-reseau")).to_have_text("En ligne", timeout=30_000)
+    _synchronise(page)
