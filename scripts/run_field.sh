@@ -11,4 +11,5 @@ WEB_DIR="${CPTS_FIELD_WEB_DIR:-$PWD/.web-terrain}"
 if [ ! -d "$WEB_DIR" ] && [ -d .web ]; then cp -a .web "$WEB_DIR"; fi
 export REFLEX_WEB_WORKDIR="$WEB_DIR"
 echo "==> Portable de terrain sur http://localhost:${PORT} (données : ${CPTS_TERRAIN_DIR})"
-exec reflex run --env prod --single-port --frontend-port "$PORT" --backend-port "$PORT"
+# 127.0.0.1 only: the unlocked laptop must not be reachable from the bus's Wi-Fi or a hotspot.
+exec reflex run --env prod --single-port --frontend-port "$PORT" --backend-port "$PORT" --backend-host 127.0.0.1

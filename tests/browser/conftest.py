@@ -318,6 +318,8 @@ def variant_page(variant_context: BrowserContext) -> Page:
 
 FIELD_APP_PORT = int(os.environ.get("CPTS_TEST_PORT_FIELD", "3013"))
 FIELD_PASSPHRASE = "tournée des Costières, portable 1"
+SECOND_FIELD_APP_PORT = int(os.environ.get("CPTS_TEST_PORT_FIELD_B", "3014"))
+SECOND_FIELD_PASSPHRASE = "tournée des Costières, portable 2"
 
 
 @dataclass(frozen=True)
@@ -367,25 +369,47 @@ def _enrol_laptop(server: AppInstance, folder: Path, passphrase: str) -> None:
         client.close()
 
 
+@contextlib.contextmanager
+def _field_instance(
+    tmp_path_factory: pytest.TempPathFactory,
+    server: AppInstance,
+    web_source: Path,
+    port: int,
+    passphrase: str,
+) -> Iterator[FieldLaptop]:
+    """An instance in field mode (own port, data and build folders) on a laptop folder enrolled
+    against ``server`` before it starts."""
+    folder = tmp_path_factory.mktemp("cpts-terrain") / "portable"
+    _enrol_laptop(server, folder, passphrase)
+    data_dir = tmp_path_factory.mktemp("cpts-browser-data-field")
+    extra_env = {"CPTS_MODE": "field", "CPTS_TERRAIN_DIR": str(folder)}
+    with (
+        _private_web_dir(tmp_path_factory, web_source) as web_dir,
+        _running_app(data_dir, port, extra_env=extra_env | {"REFLEX_WEB_WORKDIR": str(web_dir)}) as process,
+    ):
+        yield FieldLaptop(f"http://localhost:{port}", folder, passphrase, server, process.pid)
+
+
 @pytest.fixture(scope="session")
 def field_laptop(
     tmp_path_factory: pytest.TempPathFactory, single_app: AppInstance, single_app_web_dir: Path
 ) -> Iterator[FieldLaptop]:
-    """A third instance, in field mode, own port, data folder and build folder; its laptop folder
-    is enrolled against the one-worker server instance before it starts."""
-    folder = tmp_path_factory.mktemp("cpts-terrain") / "portable"
-    _enrol_laptop(single_app, folder, FIELD_PASSPHRASE)
-    data_dir = tmp_path_factory.mktemp("cpts-browser-data-field")
-    extra_env = {"CPTS_MODE": "field", "CPTS_TERRAIN_DIR": str(folder)}
-    with (
-        _private_web_dir(tmp_path_factory, single_app_web_dir) as web_dir,
-        _running_app(
-            data_dir, FIELD_APP_PORT, extra_env=extra_env | {"REFLEX_WEB_WORKDIR": str(web_dir)}
-        ) as process,
-    ):
-        yield FieldLaptop(
-            f"http://localhost:{FIELD_APP_PORT}", folder, FIELD_PASSPHRASE, single_app, process.pid
-        )
+    """A third instance, in field mode, enrolled against the one-worker server instance."""
+    with _field_instance(
+        tmp_path_factory, single_app, single_app_web_dir, FIELD_APP_PORT, FIELD_PASSPHRASE
+    ) as laptop:
+        yield laptop
+
+
+@pytest.fixture(scope="session")
+def second_field_laptop(
+    tmp_path_factory: pytest.TempPathFactory, single_app: AppInstance, single_app_web_dir: Path
+) -> Iterator[FieldLaptop]:
+    """A second laptop of the same tour, also in field mode (for the two-laptop convergence)."""
+    with _field_instance(
+        tmp_path_factory, single_app, single_app_web_dir, SECOND_FIELD_APP_PORT, SECOND_FIELD_PASSPHRASE
+    ) as laptop:
+        yield laptop
 
 
 @pytest.fixture

@@ -7,22 +7,20 @@ through the real enrolment route of the one-worker server instance.
 from __future__ import annotations
 
 import re
-import uuid
 
 import httpx
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 from sqlmodel import Session, select
 
 from cpts_app.models.access import Role, User
 from cpts_app.models.patient import Patient
+from cpts_app.models.sync import SyncConflict
 from cpts_app.services.agenda.booking import book
 from cpts_app.services.permissions import Actor
 from mobile_sync import field
-from mobile_sync.client import SyncClient
 from mobile_sync.probe import PROBE_PATH
 from mobile_sync.store import LocalStore
-from mobile_sync.sync import synchronise
-from tests.browser.conftest import FieldLaptop, _enrol_laptop
+from tests.browser.conftest import FieldLaptop
 
 PENDING = "#modifications-en-attente"
 
@@ -140,67 +138,64 @@ def test_synchronise_sends_the_outbox_with_a_progress_bar(
     assert field.status(field_laptop.folder, field_laptop.passphrase).pending == 0
 
 
-def test_the_laptop_and_a_second_laptop_edit_one_patient_offline_and_converge(
-    field_page: Page, field_laptop: FieldLaptop, tmp_path
+def test_two_laptops_in_field_mode_edit_one_patient_offline_and_converge(
+    browser: Browser, field_page: Page, field_laptop: FieldLaptop, second_field_laptop: FieldLaptop
 ) -> None:
-    """Laptop A (this browser, field mode) and laptop B (the real engine, in this process) change
-    the same patient while offline; after both syncs they hold the same record, both observations
-    are kept, and the telephone edited on both sides shows up as a conflict on A's sync page."""
-    page = field_page
-    _unlock(page, field_laptop, author="Dr Roche")
-    page.fill("#nouveau-nom", "Convergence")
-    page.fill("#nouveau-prenoms", "Paul")
-    page.fill("#nouveau-date_naissance", "1944-02-29")
-    page.select_option("#nouveau-sexe", "M")
-    page.fill("#nouveau-telephone", "06 00 00 00 00")
-    page.click("#creer-patient")
-    expect(page).to_have_url(re.compile(r"/terrain/patients/[0-9a-f]{32}$"))
-    patient_url = page.url
-    rid = patient_url.rsplit("/", 1)[1]
-    _synchronise(page)
+    """Laptops A and B, both running the app in field mode, change the same patient while
+    offline; after their syncs both show the same record, both observations are kept, and the
+    telephone edited on both sides shows up as a conflict on A's sync page and on the server."""
+    a = field_page
+    context_b = second_field_laptop.new_context(browser)
+    b = context_b.new_page()
+    try:
+        _unlock(a, field_laptop, author="Dr Roche")
+        a.fill("#nouveau-nom", "Convergence")
+        a.fill("#nouveau-prenoms", "Paul")
+        a.fill("#nouveau-date_naissance", "1944-02-29")
+        a.select_option("#nouveau-sexe", "M")
+        a.fill("#nouveau-telephone", "06 00 00 00 00")
+        a.click("#creer-patient")
+        expect(a).to_have_url(re.compile(r"/terrain/patients/[0-9a-f]{32}$"))
+        patient = "/terrain/patients/" + a.url.rsplit("/", 1)[1]
+        _synchronise(a)
 
-    # Laptop B receives the patient, then edits it and syncs first.
-    folder_b = tmp_path / "portable-b"
-    _enrol_laptop(field_laptop.server, folder_b, field_laptop.passphrase)
-    with field.unlock(folder_b, field_laptop.passphrase, for_sync=True) as store_b:
-        client = SyncClient.connect(field_laptop.server.url)
-        try:
-            synchronise(store_b, client)
-            current = store_b.read("patient", rid)
-            assert current is not None and current["nom"] == "CONVERGENCE"
-            clock = field.clock_for(store_b)
-            note = {"id": uuid.uuid4().hex, "texte": "Vue par l'infirmière.", "auteur": "IDE", "hlc": ""}
-            note["hlc"] = clock.now().encode()
-            store_b.write(
-                "patient", rid, {"telephone": "06 22 22 22 22", "observations": [note]}, clock.now().encode()
-            )
-            field.remember_clock(store_b, clock)
-            synchronise(store_b, client)
+        # B receives the patient, changes the phone and adds an observation, and syncs first.
+        _unlock(b, second_field_laptop, author="IDE Garnier")
+        _synchronise(b)
+        b.goto(patient)
+        expect(b.get_by_role("heading", level=1)).to_have_text("CONVERGENCE Paul")
+        b.fill("#identite-telephone", "06 22 22 22 22")
+        b.click("#enregistrer-identite")
+        b.fill("#nouvelle-observation", "Vue par l'infirmière.")
+        b.click("#ajouter-observation")
+        expect(b.locator("#observations .entree")).to_have_count(1)
+        _synchronise(b)
 
-            # Laptop A, still on the old version, edits the same field later, and adds its own note.
-            page.goto(patient_url)
-            page.fill("#identite-telephone", "06 11 11 11 11")
-            page.click("#enregistrer-identite")
-            page.fill("#nouvelle-observation", "Vu par le médecin.")
-            page.click("#ajouter-observation")
-            expect(page.locator("#observations .entree")).to_have_count(1)
-            _synchronise(page)
-            expect(page.locator("#conflits")).to_contain_text("06 22 22 22 22")  # the value set aside
+        # A, still on the old version, changes the same field later and adds its own observation.
+        a.goto(patient)
+        a.fill("#identite-telephone", "06 11 11 11 11")
+        a.click("#enregistrer-identite")
+        a.fill("#nouvelle-observation", "Vu par le médecin.")
+        a.click("#ajouter-observation")
+        expect(a.locator("#observations .entree")).to_have_count(1)
+        _synchronise(a)
+        expect(a.locator("#conflits")).to_contain_text("06 22 22 22 22")  # the value set aside
 
-            page.goto(patient_url)
+        _synchronise(b)
+        for page in (a, b):
+            page.goto(patient)
             expect(page.locator("#identite-telephone")).to_have_value("06 11 11 11 11")
             expect(page.locator("#observations .entree")).to_have_count(2)
             expect(page.locator("#observations")).to_contain_text("Vue par l'infirmière.")
-
-            synchronise(store_b, client)
-            final_b = store_b.read("patient", rid)
-        finally:
-            client.close()
-    assert final_b is not None and final_b["telephone"] == "06 11 11 11 11"
-    assert sorted(o["texte"] for o in final_b["observations"]) == [
-        "Vu par le médecin.",
-        "Vue par l'infirmière.",
-    ]
+            expect(page.locator("#observations")).to_contain_text("Vu par le médecin.")
+    finally:
+        context_b.close()
+    device_a = field.status(field_laptop.folder, field_laptop.passphrase).device_id
+    with Session(field_laptop.server.engine) as session:  # sealed there: the page shows its values
+        kept = session.exec(
+            select(SyncConflict).where(SyncConflict.device_id == device_a, SyncConflict.field == "telephone")
+        ).all()
+    assert [c.resolved_at for c in kept] == [None]  # waiting for a coordinator on the server
 
 
 def _synchronise(page: Page) -> None:

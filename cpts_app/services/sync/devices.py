@@ -255,6 +255,11 @@ def device_for_contact(session: Session, device_id: str, *, ip: str | None = Non
         raise DeviceRefused(
             "Appareil révoqué : ses clés et ses données doivent être effacées.", 403, revoked=True
         )
+    account = session.get(User, device.user_id)
+    if account is None or not account.active:
+        raise DeviceRefused(
+            "Le compte de cet appareil est désactivé : synchronisation refusée (voir l'administrateur).", 403
+        )
     device.last_contact_at = utcnow()
     session.add(device)
     return device

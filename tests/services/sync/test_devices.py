@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlmodel import Session, select
 
-from cpts_app.models.access import Role
+from cpts_app.models.access import Role, User
 from cpts_app.models.audit import AuditEvent
 from cpts_app.models.sync import SyncDevice
 from cpts_app.models.types import utcnow
@@ -129,3 +129,16 @@ def test_a_laptop_without_a_tour_serves_its_accounts_structure_or_is_refused(ses
     device, _ = devices.create_enrolment(session, admin, label="Permanence", user_id=linked.id, tour_id=None)
     assert device.structure_id is not None
     assert device.structure_id == devices.permanence_structure(session, linked)
+
+
+def test_a_laptop_whose_account_was_deactivated_is_refused_without_being_erased(session: Session) -> None:
+    device, code = _enrol(session)
+    devices.claim_enrolment(session, code, _public_key())
+    account = session.get(User, device.user_id)
+    account.active = False
+    session.add(account)
+    session.flush()
+    with pytest.raises(devices.DeviceRefused) as refused:
+        devices.device_for_contact(session, device.device_id)
+    assert refused.value.status == 403 and not refused.value.revoked
+    assert "désactivé" in refused.value.message
