@@ -69,23 +69,26 @@ def identity_fields(prefix: str, values: rx.Var | None = None) -> rx.Component:
 
 
 def _create_form() -> rx.Component:
+    """Shown once the state is there: the form's key comes with it (typed text would be wiped)."""
     return rx.card(
-        rx.el.form(
-            rx.vstack(
-                rx.heading("Nouveau patient", size="4", as_="h2"),
-                identity_fields("nouveau"),
-                message_line(L.create_error, "erreur-creation", error=True),
-                rx.button(
-                    rx.icon("user-plus", size=16), "Créer le dossier", type="submit", id="creer-patient"
-                ),
-                spacing="3",
-                width="100%",
-            ),
-            on_submit=L.create,
-            reset_on_submit=False,
-            key=L.create_key.to_string(),
-        ),
+        rx.cond(rx.State.is_hydrated, _create_fields(), rx.spinner()),
         width="100%",
+    )
+
+
+def _create_fields() -> rx.Component:
+    return rx.el.form(
+        rx.vstack(
+            rx.heading("Nouveau patient", size="4", as_="h2"),
+            identity_fields("nouveau"),
+            message_line(L.create_error, "erreur-creation", error=True),
+            rx.button(rx.icon("user-plus", size=16), "Créer le dossier", type="submit", id="creer-patient"),
+            spacing="3",
+            width="100%",
+        ),
+        on_submit=L.create,
+        reset_on_submit=False,
+        key=L.create_key.to_string(),
     )
 
 

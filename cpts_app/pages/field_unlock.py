@@ -79,7 +79,13 @@ def field_unlock_page() -> rx.Component:
                     U.notice != "",
                     rx.callout(U.notice, icon="info", color_scheme="blue", id="avis-terrain", width="100%"),
                 ),
-                rx.cond(U.enrolled, _unlock_form(), _not_enrolled()),
+                # The form appears once the page has its state: typed before, a passphrase would
+                # be wiped when the form is re-created with the state's key.
+                rx.cond(
+                    rx.State.is_hydrated,
+                    rx.cond(U.enrolled, _unlock_form(), _not_enrolled()),
+                    rx.spinner(id="chargement-deverrouillage"),
+                ),
                 spacing="4",
                 width="100%",
             ),

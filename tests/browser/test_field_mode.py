@@ -164,6 +164,7 @@ def test_two_laptops_in_field_mode_edit_one_patient_offline_and_converge(
         _synchronise(b)
         b.goto(patient)
         expect(b.get_by_role("heading", level=1)).to_have_text("CONVERGENCE Paul")
+        expect(b.locator("#identite-telephone")).to_have_value("06 00 00 00 00")  # the form is loaded
         b.fill("#identite-telephone", "06 22 22 22 22")
         b.click("#enregistrer-identite")
         b.fill("#nouvelle-observation", "Vue par l'infirmière.")
@@ -173,6 +174,7 @@ def test_two_laptops_in_field_mode_edit_one_patient_offline_and_converge(
 
         # A, still on the old version, changes the same field later and adds its own observation.
         a.goto(patient)
+        expect(a.locator("#identite-telephone")).to_have_value("06 00 00 00 00")  # the form is loaded
         a.fill("#identite-telephone", "06 11 11 11 11")
         a.click("#enregistrer-identite")
         a.fill("#nouvelle-observation", "Vu par le médecin.")
