@@ -124,7 +124,7 @@ class CountingProxy:
             disable_nagle_algorithm = True  # no 40 ms Nagle/delayed-ACK stall between writes
 
             def log_message(self, format: str, *args: Any) -> None:
-                pass
+                """Silent: the benchmark prints its own table, one line per request would drown it."""
 
             def _read_body(self) -> bytes:
                 if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
@@ -132,8 +132,9 @@ class CountingProxy:
                     while True:
                         size = int(self.rfile.readline().split(b";")[0], 16)
                         if size == 0:
-                            while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                                pass
+                            trailer = self.rfile.readline()
+                            while trailer not in (b"\r\n", b"\n", b""):  # skip trailer headers
+                                trailer = self.rfile.readline()
                             return b"".join(chunks)
                         chunks.append(self.rfile.read(size))
                         self.rfile.readline()

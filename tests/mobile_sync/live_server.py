@@ -67,11 +67,9 @@ class LiveServer:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"le serveur s'est arrêté : {self.log_path.read_text(errors='replace')}")
-            try:
+            with contextlib.suppress(httpx.HTTPError):  # not listening yet: try again below
                 if httpx.get(f"{self.url}/api/sync/heure", timeout=1).status_code == 200:
                     return self
-            except httpx.HTTPError:
-                pass
             time.sleep(0.05)
         self.stop()
         raise RuntimeError(f"le serveur n'a pas démarré : {self.log_path.read_text(errors='replace')}")
